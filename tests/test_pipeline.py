@@ -1,0 +1,71 @@
+"""Pipeline plumbing on a miniature random model: shapes, seeds, progress, cancel, bad requests."""
+import threading
+
+import pytest
+import torch
+
+from tests.tiny import tiny_pipeline
+from vc_core.models.clip import preprocess_style_image
+from vc_core.pipeline import GenerationRequest
+from vc_core.sampling import GenerationCancelled
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return tiny_pipeline()
+
+
+def motion(frames: int, size: int) -> torch.Tensor:
+    m = torch.zeros(1, 2, frames, size, size)
+    m[:, 0, 1:, 8::16, 8::16] = 4.0  # 4 px/frame to the right at block centres
+    return m
+
+
+def test_generates_the_requested_frames_and_size(pipe):
+    steps = []
+    size = pipe.video_size
+    req = GenerationRequest("a red star moving left", {"motion": motion(8, size)}, frames=8, steps=3, seed=1)
+    out = pipe.generate(req, progress=lambda i, n: steps.append((i, n)))
+    assert out.video.shape == (8, size, size, 3) and out.video.dtype == torch.uint8
+    assert steps == [(1, 3), (2, 3), (3, 3)]
+    assert set(out.timings) == {"encode_text_image", "condition_features", "sampling", "vae_decode"}
+    assert out.parameters["seed"] == 1 and out.parameters["conditions"] == {"motion": [1, 2, 8, size, size]}
+
+
+def test_same_seed_same_video_other_seed_other_video(pipe):
+    a = pipe.generate(GenerationRequest("a blue circle", frames=8, steps=2, seed=5)).video
+    b = pipe.generate(GenerationRequest("a blue circle", frames=8, steps=2, seed=5)).video
+    c = pipe.generate(GenerationRequest("a blue circle", frames=8, steps=2, seed=6)).video
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_style_image_and_dpmpp(pipe):
+    from PIL import Image
+
+    style = preprocess_style_image(Image.new("RGB", (300, 200), (200, 30, 30)))
+    out = pipe.generate(GenerationRequest("", style_image=style, frames=8, steps=2, sampler="dpmpp_2m"))
+    assert out.video.shape[0] == 8
+
+
+def test_cancel_stops_sampling(pipe):
+    cancel = threading.Event()
+    with pytest.raises(GenerationCancelled):
+        pipe.generate(GenerationRequest("x", frames=8, steps=10), progress=lambda i, n: cancel.set(), cancel=cancel)
+    # and the pipeline still serves afterwards
+    assert pipe.generate(GenerationRequest("x", frames=8, steps=1)).video.shape[0] == 8
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"prompt": "", "frames": 8}, "nothing to generate"),
+        ({"prompt": "x", "frames": 64}, "frame count"),
+        ({"prompt": "x", "frames": 8, "steps": 0}, "steps"),
+        ({"prompt": "x", "frames": 8, "sampler": "euler"}, "sampler"),
+        ({"prompt": "x", "frames": 8, "conditions": {"motion": torch.zeros(1, 2, 4, 16, 16)}}, "motion"),
+        ({"prompt": "x", "frames": 8, "conditions": {"canny": torch.zeros(1, 1, 8, 16, 16)}}, "canny"),
+    ],
+)
+def test_bad_requests_are_explained(pipe, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pipe.generate(GenerationRequest(**kwargs))

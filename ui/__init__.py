@@ -1,0 +1,1 @@
+"""Gradio interface. Calls ``vc_core``; never touches tensors itself."""

@@ -1,0 +1,1 @@
+"""Turn user inputs (videos, images, masks, strokes) into VideoComposer condition tensors."""

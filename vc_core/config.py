@@ -1,0 +1,92 @@
+"""Model configurations as small dataclasses: the official VideoComposer and reduced variants.
+
+Field names follow the official ``UNetSD_temporal`` constructor so a manifest's
+``constructor_args`` map onto :class:`UNetConfig` directly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+# Every spatial condition the STC-encoder knows, with its channel count. The order is the
+# official summation order of the branches (it matters only for float rounding).
+CONDITION_CHANNELS: dict[str, int] = {
+    "depth": 1,
+    "local_image": 3,
+    "motion": 2,
+    "sketch": 1,
+    "single_sketch": 1,
+    "masked": 4,
+}
+# The official ``video_compositions`` name of each spatial condition.
+COMPOSITION_OF_CONDITION: dict[str, str] = {
+    "depth": "depthmap",
+    "local_image": "local_image",
+    "motion": "motion",
+    "sketch": "sketch",
+    "single_sketch": "single_sketch",
+    "masked": "mask",
+}
+ALL_COMPOSITIONS = ["text", "mask", "depthmap", "sketch", "motion", "image", "local_image", "single_sketch"]
+
+
+@dataclass
+class UNetConfig:
+    """Constructor arguments of the 3D UNet (official names) plus ``stc_pool_size``."""
+
+    in_dim: int = 4
+    concat_dim: int = 8
+    dim: int = 320
+    y_dim: int = 768  # accepted for compatibility, unused by the network (as official)
+    context_dim: int = 1024
+    out_dim: int = 4
+    dim_mult: list[int] = field(default_factory=lambda: [1, 2, 4, 4])
+    num_heads: int = 8
+    head_dim: int = 64
+    num_res_blocks: int = 2
+    attn_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
+    dropout: float = 0.1
+    temporal_attention: bool = True
+    temporal_attn_times: int = 1
+    use_checkpoint: bool = True  # activation checkpointing, applied only while training
+    use_fps_condition: bool = False
+    use_sim_mask: bool = False
+    video_compositions: list[str] = field(default_factory=lambda: list(ALL_COMPOSITIONS))
+    misc_dropout: float = 0.5
+    p_all_zero: float = 0.1
+    p_all_keep: float = 0.1
+    # Width of the CLIP image embedding (the official code hard-codes 1024); the image token is
+    # projected to context_dim so it can join the text tokens.
+    image_dim: int = 1024
+    # The STC-encoder pools every condition to this size before two stride-2 convs, so the
+    # latent must be stc_pool_size/4 (official 128 -> 32x32 latents, i.e. 256x256 video).
+    stc_pool_size: int = 128
+
+    def __post_init__(self) -> None:
+        if self.use_fps_condition:
+            raise ValueError("use_fps_condition=True is not supported (the official models do not use it)")
+        if self.temporal_attn_times != 1:
+            raise ValueError("temporal_attn_times must be 1 (the only value the official models use)")
+        unknown = set(self.video_compositions) - set(ALL_COMPOSITIONS)
+        if unknown:
+            raise ValueError(f"unknown video_compositions {sorted(unknown)}; known: {ALL_COMPOSITIONS}")
+
+    @classmethod
+    def official(cls) -> "UNetConfig":
+        """The released VideoComposer UNet (non_ema_228000.pth), 1.41 B parameters."""
+        return cls()
+
+    @classmethod
+    def from_args(cls, args: dict) -> "UNetConfig":
+        """Build from official constructor arguments, ignoring the non-architectural ones."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in args.items() if k in names})
+
+    @property
+    def conditions(self) -> list[str]:
+        """Spatial conditions that have an STC-encoder branch in this model."""
+        return [c for c, comp in COMPOSITION_OF_CONDITION.items() if comp in self.video_compositions]
+
+    @property
+    def latent_size(self) -> int:
+        """Latent height/width required whenever a spatial condition is given."""
+        return self.stc_pool_size // 4

@@ -1,0 +1,1 @@
+"""Neural networks: the VideoComposer UNet with its STC-encoder, the VAE, CLIP towers, annotators."""

@@ -1,0 +1,176 @@
+"""Cached components → ``generate(request, progress, cancel)`` → uint8 video frames.
+
+The pipeline takes condition tensors already built by ``vc_core.conditions`` and owns only
+model work: text/image encoding, the STC features, sampling and VAE decoding.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+
+from vc_core.config import CONDITION_CHANNELS
+from vc_core.models.clip import CLIPEncoder, load_clip
+from vc_core.models.unet import LoadReport, UNet3D, load_unet
+from vc_core.models.vae import AutoencoderKL, load_vae
+from vc_core.sampling import DEFAULT_GUIDE_SCALE, SAMPLERS, NoiseSchedule, StepCallback, cfg_eps_fn, sample
+from vc_core.weights import find_official_files
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+MIN_FRAMES, MAX_FRAMES = 8, 32
+
+
+@dataclass
+class GenerationRequest:
+    """Everything that determines one video; ``parameters()`` reproduces it."""
+
+    prompt: str
+    conditions: dict[str, torch.Tensor] = field(default_factory=dict)  # name → (1, C, F, H, W)
+    style_image: torch.Tensor | None = None  # (1, 3, 224, 224) CLIP-normalised
+    frames: int = 16
+    steps: int = 50
+    guide_scale: float = DEFAULT_GUIDE_SCALE
+    sampler: str = "ddim"
+    seed: int = 0
+
+    def validate(self, conditions_known: list[str]) -> None:
+        if not MIN_FRAMES <= self.frames <= MAX_FRAMES:
+            raise ValueError(f"frame count must be between {MIN_FRAMES} and {MAX_FRAMES}, got {self.frames}")
+        if not 1 <= self.steps <= 200:
+            raise ValueError(f"steps must be between 1 and 200, got {self.steps}")
+        if not 0.0 <= self.guide_scale <= 50.0:
+            raise ValueError(f"guidance scale must be between 0 and 50, got {self.guide_scale}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}; choose one of {SAMPLERS}")
+        for name, cond in self.conditions.items():
+            if name not in conditions_known:
+                raise ValueError(f"this model has no '{name}' condition; it knows {conditions_known}")
+            if cond.dim() != 5 or cond.shape[1] != CONDITION_CHANNELS[name] or cond.shape[2] != self.frames:
+                raise ValueError(
+                    f"condition '{name}' must be (1, {CONDITION_CHANNELS[name]}, {self.frames}, H, W), got {tuple(cond.shape)}"
+                )
+
+    def parameters(self) -> dict:
+        """JSON-able description (condition tensors by name and shape only)."""
+        d = asdict(self) | {"conditions": {k: list(v.shape) for k, v in self.conditions.items()}}
+        d["style_image"] = self.style_image is not None
+        return d
+
+
+@dataclass
+class GenerationResult:
+    video: torch.Tensor  # (F, H, W, 3) uint8
+    timings: dict[str, float]
+    parameters: dict
+
+
+class Pipeline:
+    """Models loaded once; ``generate`` may be called many times (one at a time)."""
+
+    def __init__(
+        self,
+        unet: UNet3D,
+        vae: AutoencoderKL,
+        clip: CLIPEncoder,
+        schedule: NoiseSchedule | None = None,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = None,
+        name: str = "model",
+    ):
+        self.device = torch.device(device)
+        self.unet = unet.to(self.device).eval()
+        self.vae = vae.to(self.device).eval()
+        self.clip = clip.to(self.device).eval()
+        self.schedule = schedule or NoiseSchedule.linear_sd()
+        # fp16 autocast on CUDA as the official sampler; fp32 on CPU unless bf16 is asked for
+        self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
+        self.name = name
+        self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+        self.unet.zero_y = self.text_embedding("")
+        self.load_report: LoadReport | None = None
+
+    @classmethod
+    def from_official(cls, weights: str | None = None, device: str = "cpu") -> "Pipeline":
+        """Load the official UNet, VAE and OpenCLIP from ``weights`` (or ``$VC_WEIGHTS_DIR``)."""
+        files = find_official_files(weights, keys=("unet", "clip", "vae"))
+        unet, report = load_unet(files["unet"])
+        pipe = cls(unet, load_vae(files["vae"]), load_clip(files["clip"]), device=device, name="official")
+        pipe.load_report = report
+        return pipe
+
+    @property
+    def video_size(self) -> int:
+        return self.unet.config.latent_size * self.vae.config.downsample_factor
+
+    def text_embedding(self, prompt: str) -> torch.Tensor:
+        """(1, 77, D) penultimate CLIP embedding, cached per prompt (bounded)."""
+        if prompt in self._text_cache:
+            self._text_cache.move_to_end(prompt)
+            return self._text_cache[prompt]
+        with torch.no_grad():
+            emb = self.clip.encode_text([prompt]).to(self.device)
+        self._text_cache[prompt] = emb
+        if len(self._text_cache) > 64:
+            self._text_cache.popitem(last=False)
+        return emb
+
+    def _autocast(self):
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> GenerationResult:
+        """Sample one video. ``progress(step, total)`` is called after every sampling step;
+        setting ``cancel`` stops at the next step with ``GenerationCancelled``."""
+        if not request.prompt.strip() and not request.conditions and request.style_image is None:
+            raise ValueError("nothing to generate from: give a prompt or at least one condition")
+        request.validate(self.unet.config.conditions)
+        with self._lock, torch.no_grad():
+            timings: dict[str, float] = {}
+            clock = time.perf_counter()
+
+            def lap(name: str) -> None:
+                nonlocal clock
+                now = time.perf_counter()
+                timings[name] = now - clock
+                clock = now
+
+            y = self.text_embedding(request.prompt)
+            cond: dict = {"y": y}
+            uncond: dict = {"y": self.unet.zero_y}
+            if request.style_image is not None:
+                image = self.clip.encode_image(request.style_image.to(self.device))
+                cond["image"], uncond["image"] = image, torch.zeros_like(image)
+            lap("encode_text_image")
+            with self._autocast():
+                spatial = {k: v.to(self.device) for k, v in request.conditions.items()}
+                features = self.unet.condition_features(**spatial)
+                if features is not None:  # computed once: identical for both branches and all steps
+                    cond["features"] = uncond["features"] = features
+                lap("condition_features")
+                size = self.unet.config.latent_size
+                generator = torch.Generator().manual_seed(int(request.seed))
+                noise = torch.randn(1, self.unet.config.in_dim, request.frames, size, size, generator=generator).to(self.device)
+                eps_fn = cfg_eps_fn(self.unet, cond, uncond, request.guide_scale)
+                callback: StepCallback | None = None
+                if progress is not None:
+                    callback = lambda i, n, t, x, x0: progress(i + 1, n)  # noqa: E731
+                latents = sample(request.sampler, eps_fn, noise, self.schedule, request.steps, callback, cancel)
+            lap("sampling")
+            video = self.vae.decode_video(latents.float())
+            lap("vae_decode")
+        frames = ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu()
+        return GenerationResult(frames, timings, request.parameters() | {"model": self.name})
