@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from tests.reference import assert_state_dict_matches, deterministic_state_dict, load_golden, load_manifest, max_abs_diff
-from vc_core.models.annotators.midas import MiDaS, depth_condition, load_midas
+from vc_core.conditions.depth import depth_condition
+from vc_core.models.annotators.midas import MiDaS, load_midas
 from vc_core.models.annotators.pidinet import PiDiNet, convert_pidinet_checkpoint, load_pidinet
 from vc_core.models.annotators.sketch_simplification import (
     SketchSimplification,
@@ -93,7 +94,7 @@ def test_midas_matches_golden(manifest, golden):
     _compare("midas_out", out, golden["midas_out"], TOL_MIDAS_OUT)
     # The full condition path: frames in [0,1] → ·2−1 → model → /20, clamp [0, 10].
     frames01 = (torch.from_numpy(golden["midas_in"]) + 1) / 2
-    _compare("midas_out_postproc", depth_condition(model, frames01), golden["midas_out_postproc"], TOL_MIDAS_POSTPROC)
+    _compare("midas_out_postproc", depth_condition(frames01, model), golden["midas_out_postproc"], TOL_MIDAS_POSTPROC)
 
 
 def _pidinet_raw_checkpoint(manifest) -> dict[str, torch.Tensor]:

@@ -4,7 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.reference import deterministic_state_dict, deterministic_value, load_golden, load_manifest
+from tests.reference import deterministic_state_dict, load_golden, load_manifest
+from vc_core.conditions.images import load_rgb
 from vc_core.models.clip import CLIPEncoder, load_clip, preprocess_style_image, preprocess_vit_frame
 from vc_core.weights import WeightError
 
@@ -92,15 +93,18 @@ def test_preprocessing_other_modes(golden, mode):
     else:
         image = rgb.convert(mode)
     assert image.mode == mode
-    expected = rgb.convert("L") if mode in ("L", "LA", "I;16", "I") else rgb.convert("P").convert("RGB") if mode == "P" else rgb
+    expected = rgb.convert("L") if mode in ("L", "LA", "I;16", "I") else rgb.convert("P") if mode == "P" else rgb
+    with pytest.raises(ValueError, match="load_rgb"):
+        preprocess_style_image(image)
     for fn in (preprocess_style_image, preprocess_vit_frame):
-        np.testing.assert_allclose(fn(image).numpy(), fn(expected).numpy(), atol=1e-6, err_msg=f"{mode} {fn.__name__}")
+        mine, ref = fn(load_rgb(image)).numpy(), fn(expected.convert("RGB")).numpy()
+        np.testing.assert_allclose(mine, ref, atol=1e-6, err_msg=f"{mode} {fn.__name__}")
 
 
 def test_transparent_pixels_become_white():
     image = Image.new("RGBA", (300, 250), (10, 20, 30, 0))
     white = Image.new("RGB", (300, 250), (255, 255, 255))
-    np.testing.assert_array_equal(preprocess_style_image(image).numpy(), preprocess_style_image(white).numpy())
+    np.testing.assert_array_equal(preprocess_style_image(load_rgb(image)).numpy(), preprocess_style_image(white).numpy())
 
 
 # A tiny config of the same family, for the loader tests (not a reference model).

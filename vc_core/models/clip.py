@@ -129,18 +129,10 @@ _MEAN = torch.tensor(OPENAI_DATASET_MEAN, dtype=torch.float32).view(3, 1, 1)
 _STD = torch.tensor(OPENAI_DATASET_STD, dtype=torch.float32).view(3, 1, 1)
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """8-bit RGB: transparency is composited onto white, 16-bit values are scaled (not clipped)."""
-    if image.mode == "RGB":
-        return image
-    if image.mode == "I" or image.mode.startswith("I;16"):
-        # PIL's convert('RGB') would clip 16-bit values at 255; scale the 0..65535 range instead
-        arr = np.clip(np.rint(np.asarray(image, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
-        return Image.fromarray(arr).convert("RGB")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
-    return image.convert("RGB")
+def _require_rgb(image: Image.Image) -> None:
+    # mode conversion (alpha, 16-bit, palette …) is vc_core.conditions.images.load_rgb's job
+    if image.mode != "RGB":
+        raise ValueError(f"expected an RGB image, got mode {image.mode!r}; load it with vc_core.conditions.images.load_rgb")
 
 
 def _to_normalised_tensor(image: Image.Image) -> torch.Tensor:
@@ -151,7 +143,7 @@ def _to_normalised_tensor(image: Image.Image) -> torch.Tensor:
 
 def preprocess_style_image(image: Image.Image, size: int = IMAGE_SIZE) -> torch.Tensor:
     """open_clip's val transform: shorter side -> ``size`` (bicubic), centre crop, normalise."""
-    image = to_rgb(image)
+    _require_rgb(image)
     w, h = image.size
     # torchvision Resize(int): the shorter side becomes `size`, the longer one is truncated
     if w <= h:
@@ -168,7 +160,7 @@ def preprocess_style_image(image: Image.Image, size: int = IMAGE_SIZE) -> torch.
 def preprocess_vit_frame(image: Image.Image, size: int = IMAGE_SIZE) -> torch.Tensor:
     """The dataset's vit transform: halve (BOX) while the short side ≥ 2·size, bicubic to ``size``,
     crop at ((w-size)//2, (h-size)//2), normalise."""
-    image = to_rgb(image)
+    _require_rgb(image)
     while min(image.size) >= 2 * size:
         image = image.resize(tuple(s // 2 for s in image.size), Image.Resampling.BOX)
     scale = size / min(image.size)

@@ -37,6 +37,8 @@ class VAEConfig:
     attn_resolutions: list[int] = field(default_factory=list)
     dropout: float = 0.0
     double_z: bool = True
+    # latents seen by the UNet = posterior × scale_factor (≈ 1/std of the latents)
+    scale_factor: float = SCALE_FACTOR
 
     def __post_init__(self) -> None:
         if not self.double_z:
@@ -276,13 +278,13 @@ class AutoencoderKL(nn.Module):
         for part in frames.split(chunk):
             post = self.encode(part)
             outs.append(post.sample(generator) if sample else post.mode())
-        z = torch.cat(outs) * SCALE_FACTOR
+        z = torch.cat(outs) * self.config.scale_factor
         return z.unflatten(0, (b, f)).transpose(1, 2)
 
     def decode_video(self, latents: torch.Tensor, chunk: int = 16) -> torch.Tensor:
         """Scaled latents (B, C, F, h, w) -> video (B, out_ch, F, H, W), ``chunk`` frames at a time."""
         b, _, f = latents.shape[:3]
-        z = latents.transpose(1, 2).flatten(0, 1) / SCALE_FACTOR
+        z = latents.transpose(1, 2).flatten(0, 1) / self.config.scale_factor
         frames = torch.cat([self.decode(part) for part in z.split(chunk)])
         return frames.unflatten(0, (b, f)).transpose(1, 2)
 

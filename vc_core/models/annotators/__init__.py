@@ -1,5 +1,5 @@
 """Condition annotators: MiDaS depth, PiDiNet edges and the sketch-simplification network."""
-from vc_core.models.annotators.midas import MiDaS, depth_condition, load_midas
+from vc_core.models.annotators.midas import MiDaS, load_midas
 from vc_core.models.annotators.pidinet import PiDiNet, convert_pidinet_checkpoint, edge_map, load_pidinet
 from vc_core.models.annotators.sketch_simplification import (
     SketchSimplification,
@@ -13,7 +13,6 @@ __all__ = [
     "SketchSimplification",
     "clean_sketch",
     "convert_pidinet_checkpoint",
-    "depth_condition",
     "edge_map",
     "load_midas",
     "load_pidinet",

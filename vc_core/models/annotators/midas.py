@@ -164,14 +164,6 @@ class MiDaS(nn.Module):
 
 
 @torch.no_grad()
-def depth_condition(model: MiDaS, frames01: torch.Tensor) -> torch.Tensor:
-    """Depth condition as VideoComposer builds it: (N,3,H,W) frames in [0,1] → (N,1,H,W) in [0, 10]."""
-    param = next(model.parameters())
-    x = frames01.to(device=param.device, dtype=param.dtype) * 2 - 1
-    depth = model(x)
-    return (depth / DEPTH_STD).clamp(0, DEPTH_CLAMP).to(frames01.dtype)
-
-
 def load_midas(path: str | os.PathLike) -> MiDaS:
     """Load ``midas_v3_dpt_large.pth`` (a plain state dict) strictly into a frozen, eval-mode MiDaS."""
     info = OFFICIAL_FILES["midas"]
