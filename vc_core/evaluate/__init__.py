@@ -1,0 +1,1 @@
+"""Measurements of generated videos: motion adherence, text, image, inpainting and consistency."""
