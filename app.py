@@ -14,7 +14,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="VideoComposer Studio")
     p.add_argument("--weights", default=os.environ.get("VC_WEIGHTS_DIR"), help="folder with the official weight files")
     p.add_argument("--host", default="0.0.0.0" if on_spaces else "127.0.0.1", help="bind address (127.0.0.1 unless on a Space)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     return p.parse_args(argv)
 
@@ -22,10 +22,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    from ui.app import build_app
+    from ui.app import LAUNCH_OPTIONS, build_app
 
-    build_app(weights=args.weights).queue(default_concurrency_limit=1, max_size=16).launch(
-        server_name=args.host, server_port=args.port, share=args.share
+    build_app(weights=args.weights).launch(
+        server_name=args.host, server_port=args.port, share=args.share, **LAUNCH_OPTIONS
     )
 
 

@@ -5,7 +5,7 @@ cancel, errors), never quality.
 """
 import torch
 
-from vc_core.config import UNetConfig
+from vc_core.config import ModelSpec, UNetConfig
 from vc_core.models.clip import CLIPEncoder
 from vc_core.models.unet import UNet3D
 from vc_core.models.vae import AutoencoderKL, VAEConfig
@@ -25,4 +25,5 @@ TINY_CLIP = {
 
 def tiny_pipeline() -> Pipeline:
     torch.manual_seed(0)
-    return Pipeline(UNet3D(TINY_UNET), AutoencoderKL(TINY_VAE).eval(), CLIPEncoder(TINY_CLIP).eval(), name="tiny")
+    spec = ModelSpec("tiny", TINY_UNET, TINY_VAE, TINY_CLIP, video_size=16, misc_size=16, depth_from="nearness")
+    return Pipeline(spec, UNet3D(TINY_UNET), AutoencoderKL(TINY_VAE).eval(), CLIPEncoder(TINY_CLIP).eval())

@@ -6,24 +6,28 @@ model work: text/image encoding, the STC features, sampling and VAE decoding.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
 
-from vc_core.config import CONDITION_CHANNELS
+from vc_core.config import CONDITION_CHANNELS, ModelSpec
 from vc_core.models.clip import CLIPEncoder, load_clip
 from vc_core.models.unet import LoadReport, UNet3D, load_unet
 from vc_core.models.vae import AutoencoderKL, load_vae
 from vc_core.sampling import DEFAULT_GUIDE_SCALE, SAMPLERS, NoiseSchedule, StepCallback, cfg_eps_fn, sample
-from vc_core.weights import find_official_files
+from vc_core.weights import WeightError, find_official_files, load_frozen, read_checkpoint
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
+EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "assets" / "embedded"
 MIN_FRAMES, MAX_FRAMES = 8, 32
 
 
@@ -76,14 +80,16 @@ class Pipeline:
 
     def __init__(
         self,
+        spec: ModelSpec,
         unet: UNet3D,
         vae: AutoencoderKL,
         clip: CLIPEncoder,
         schedule: NoiseSchedule | None = None,
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
-        name: str = "model",
     ):
+        self.spec = spec
+        self.name = spec.name
         self.device = torch.device(device)
         self.unet = unet.to(self.device).eval()
         self.vae = vae.to(self.device).eval()
@@ -91,7 +97,6 @@ class Pipeline:
         self.schedule = schedule or NoiseSchedule.linear_sd()
         # fp16 autocast on CUDA as the official sampler; fp32 on CPU unless bf16 is asked for
         self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
-        self.name = name
         self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._lock = threading.Lock()
         self.unet.zero_y = self.text_embedding("")
@@ -102,9 +107,27 @@ class Pipeline:
         """Load the official UNet, VAE and OpenCLIP from ``weights`` (or ``$VC_WEIGHTS_DIR``)."""
         files = find_official_files(weights, keys=("unet", "clip", "vae"))
         unet, report = load_unet(files["unet"])
-        pipe = cls(unet, load_vae(files["vae"]), load_clip(files["clip"]), device=device, name="official")
+        pipe = cls(ModelSpec.official(), unet, load_vae(files["vae"]), load_clip(files["clip"]), device=device)
         pipe.load_report = report
         return pipe
+
+    @classmethod
+    def from_embedded(cls, folder: str | os.PathLike = EMBEDDED_DIR, device: str = "cpu") -> "Pipeline":
+        """The small model shipped in ``assets/embedded`` (trained by ``vc_core.train``)."""
+        folder = Path(folder)
+        spec = ModelSpec.embedded()
+        meta_path = folder / "model.json"
+        if not meta_path.is_file():
+            raise WeightError(f"embedded model not found: {meta_path} is missing (train it with the recipe in vc_core/train)")
+        spec.vae.scale_factor = float(json.loads(meta_path.read_text())["vae_scale_factor"])
+        parts = {}
+        for key in ("unet", "vae", "clip"):
+            state = read_checkpoint(folder / f"{key}.safetensors", f"embedded {key}")
+            parts[key] = {k: v.float() for k, v in state.items()}
+        unet = load_frozen(lambda: UNet3D(spec.unet), parts["unet"], f"embedded UNet: {folder}")
+        vae = load_frozen(lambda: AutoencoderKL(spec.vae), parts["vae"], f"embedded VAE: {folder}")
+        clip = CLIPEncoder(spec.clip, empty=True).load_weights(parts["clip"], origin=f"embedded CLIP: {folder}")
+        return cls(spec, unet, vae, clip, device=device)
 
     @property
     def video_size(self) -> int:
@@ -174,3 +197,37 @@ class Pipeline:
             lap("vae_decode")
         frames = ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu()
         return GenerationResult(frames, timings, request.parameters() | {"model": self.name})
+
+
+MODEL_NAMES = ("embedded", "official")
+_loaded: dict[tuple[str, str | None, str], Pipeline] = {}
+_loading = threading.Lock()
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_pipeline(name: str = "embedded", weights: str | None = None, device: str | None = None) -> Pipeline:
+    """The named model, loaded once per process and then shared (models only, no user data)."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of {MODEL_NAMES}")
+    key = (name, weights if name == "official" else None, device or default_device())
+    with _loading:
+        if key not in _loaded:
+            if name == "embedded":
+                _loaded[key] = Pipeline.from_embedded(device=key[2])
+            else:
+                _loaded[key] = Pipeline.from_official(weights, device=key[2])
+        return _loaded[key]
+
+
+def available_models(weights: str | None = None) -> dict[str, str]:
+    """Model name → '' when usable, else the reason it is not (shown in the model selector)."""
+    status = {"embedded": "" if (EMBEDDED_DIR / "model.json").is_file() else "embedded weights missing from assets/embedded"}
+    try:
+        find_official_files(weights, keys=("unet", "clip", "vae"))
+        status["official"] = ""
+    except WeightError as exc:
+        status["official"] = str(exc)
+    return status
