@@ -6,6 +6,10 @@ Field names follow the official ``UNetSD_temporal`` constructor so a manifest's
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vc_core.models.vae import VAEConfig
 
 # Every spatial condition the STC-encoder knows, with its channel count. The order is the
 # official summation order of the branches (it matters only for float rounding).
@@ -90,3 +94,42 @@ class UNetConfig:
     def latent_size(self) -> int:
         """Latent height/width required whenever a spatial condition is given."""
         return self.stc_pool_size // 4
+
+
+@dataclass
+class ModelSpec:
+    """One generator: UNet + VAE + CLIP configs and the sizes its conditions are made at."""
+
+    name: str
+    unet: UNetConfig
+    vae: "VAEConfig"
+    clip: str | dict  # open_clip architecture name or model-config dict
+    video_size: int  # generated frames (and the motion condition) are video_size²
+    misc_size: int  # depth / sketch / image / mask conditions are misc_size²
+    depth_from: str = "midas"  # 'midas' (depth/20 clamped to [0,10]) or 'nearness' ([0,1], 1 = near)
+    sketch_from: str = "pidinet"  # 'pidinet' (PiDiNet + cleaner when present, else Canny) or 'canny'
+
+    @classmethod
+    def official(cls) -> "ModelSpec":
+        from vc_core.models.vae import VAEConfig
+
+        return cls("official", UNetConfig.official(), VAEConfig.official(), "ViT-H-14", video_size=256, misc_size=384)
+
+    @classmethod
+    def embedded(cls) -> "ModelSpec":
+        """The small model trained by this project on the synthetic world (vc_core/train)."""
+        from vc_core.models.vae import VAEConfig
+
+        # 8 latent channels: at 48× compression (SD's 4) the small autoencoder blurs the
+        # world's textures; 8 channels cost the UNet only its first and last conv.
+        unet = UNetConfig(
+            in_dim=8, out_dim=8, dim=32, dim_mult=[1, 2, 4], num_res_blocks=1, attn_scales=[0.5, 0.25], num_heads=2, head_dim=32,
+            context_dim=64, image_dim=64, stc_pool_size=64, dropout=0.0,
+        )
+        vae = VAEConfig(ch=32, ch_mult=[1, 2, 4, 4], num_res_blocks=1, z_channels=8, embed_dim=8, scale_factor=1.0)
+        clip = {
+            "embed_dim": 64,
+            "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "head_width": 32, "patch_size": 32},
+            "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 3},
+        }
+        return cls("embedded", unet, vae, clip, video_size=128, misc_size=128, depth_from="nearness", sketch_from="canny")

@@ -76,6 +76,7 @@ from vc_core.conditions.transforms import (
     run_in_batches,
 )
 from vc_core.conditions.video import check_num_frames
+from vc_core.config import ModelSpec
 from vc_core.evaluate.motion import motion_adherence
 from vc_core.models.annotators import (
     clean_sketch,
@@ -182,16 +183,19 @@ class Toolbox:
             return f"Depth needs the official MiDaS weights (midas_v3_dpt_large.pth). {exc}"
         return ""
 
-    def sketch_method(self) -> str:
-        """'PiDiNet + cleaner' when both official files are present, else 'Canny'."""
+    def sketch_method(self, spec: ModelSpec) -> str:
+        """'PiDiNet + cleaner' when the model was trained on it and both official files are
+        present, else 'Canny' (what the embedded model was trained on)."""
+        if spec.sketch_from == "canny":
+            return "Canny"
         try:
             find_official_files(self.weights, ("pidinet", "sketch"))
         except WeightError:
             return "Canny"
         return "PiDiNet + cleaner"
 
-    def sketch_functions(self) -> tuple[EdgeFn | None, CleanerFn | None]:
-        if self.sketch_method() == "Canny":
+    def sketch_functions(self, spec: ModelSpec) -> tuple[EdgeFn | None, CleanerFn | None]:
+        if self.sketch_method(spec) == "Canny":
             return None, None
         pidinet, cleaner = self.annotator("pidinet"), self.annotator("sketch")
         return (lambda frames: edge_map(pidinet, frames)), (lambda edges: clean_sketch(cleaner, edges))
@@ -372,7 +376,7 @@ def compose_request(
     if style is not None:
         b.add_style(style, _name(style))
     if sketch is not None:
-        single, how = _single_sketch(tools, sketch, size, sketch_is_photo)
+        single, how = _single_sketch(tools, b.spec, sketch, sketch_is_photo)
         b.info["inputs"]["sketch"] = _name(sketch)
         if float(single.max()) < 0.1:
             b.warnings.append("The sketch is empty, so it was not used.")
@@ -389,19 +393,19 @@ def compose_request(
             if use_depth:
                 b.add_reference_depth(tools, ref)
             if use_sketch:
-                method = tools.sketch_method()
-                sequence = ref.sketch(size, method, tools.sketch_functions())
+                method = tools.sketch_method(b.spec)
+                sequence = ref.sketch(size, method, tools.sketch_functions(b.spec))
                 b.add("sketch", sequence, f"{method} on every frame", sketch_preview(sequence))
             if use_motion:
                 b.add_reference_motion(ref)
     return b.build()
 
 
-def _single_sketch(tools: Toolbox, source: ImageSource, size: int, is_photo: bool) -> tuple[torch.Tensor, str]:
+def _single_sketch(tools: Toolbox, spec: ModelSpec, source: ImageSource, is_photo: bool) -> tuple[torch.Tensor, str]:
     """(1, 1, size, size) bright lines on black, and how they were made."""
-    square = _still(source, size)
+    square = _still(source, spec.misc_size)
     if is_photo:
-        return sketch_condition(square, *tools.sketch_functions()), f"{tools.sketch_method()} edges of the picture"
+        return sketch_condition(square, *tools.sketch_functions(spec)), f"{tools.sketch_method(spec)} edges of the picture"
     # a drawing: its dark lines on a light (or transparent, i.e. white) background are the sketch
     return 1.0 - square.mean(dim=1, keepdim=True), "drawn lines"
 

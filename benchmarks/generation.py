@@ -1,0 +1,88 @@
+"""End-to-end generation time, split by stage, with before/after for the sampler optimisations.
+
+    python benchmarks/generation.py [--model embedded] [--steps 25] [--frames 16]
+
+Rows: DDIM and DPM-Solver++ as shipped (STC features once, batched CFG), then DDIM with the
+STC-encoder recomputed in every UNet call and DDIM with two UNet calls per step (official
+style), so each optimisation's gain is measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import machine, peak_rss_gb  # noqa: E402
+from vc_core.conditions.strokes import preset_motion  # noqa: E402
+from vc_core.pipeline import GenerationRequest, load_pipeline  # noqa: E402
+from vc_core.sampling import cfg_eps_fn, sample  # noqa: E402
+from vc_core.video_io import write_mp4  # noqa: E402
+
+
+def motion_request(pipe, frames: int, steps: int, sampler: str) -> GenerationRequest:
+    size = pipe.spec.video_size
+    maps = preset_motion("pan_left", (size, size), frames).maps
+    image = torch.rand(1, 3, 1, pipe.spec.misc_size, pipe.spec.misc_size).expand(-1, -1, frames, -1, -1)
+    return GenerationRequest(
+        "a red star moving left", {"motion": torch.from_numpy(maps).transpose(0, 1)[None], "local_image": image},
+        frames=frames, steps=steps, sampler=sampler,
+    )
+
+
+def unoptimised_sampling(pipe, request: GenerationRequest, batched: bool, stc_once: bool) -> float:
+    """Sampling time with the STC branches in every call and/or two calls per step."""
+    unet = pipe.unet
+    y = pipe.text_embedding(request.prompt)
+    conds = {k: v.to(pipe.device) for k, v in request.conditions.items()}
+    spatial = {"features": unet.condition_features(**conds)} if stc_once else conds
+    cond, uncond = {"y": y, **spatial}, {"y": unet.zero_y, **spatial}
+    size = unet.config.latent_size
+    noise = torch.randn(1, unet.config.in_dim, request.frames, size, size)
+    start = time.perf_counter()
+    sample(request.sampler, cfg_eps_fn(unet, cond, uncond, request.guide_scale, batched=batched), noise, pipe.schedule, request.steps)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model", default="embedded")
+    p.add_argument("--weights", default=None)
+    p.add_argument("--steps", type=int, default=25)
+    p.add_argument("--frames", type=int, default=16)
+    args = p.parse_args()
+    torch.set_grad_enabled(False)
+    pipe = load_pipeline(args.model, args.weights)
+    print(f"machine: {machine()}")
+    print(f"model: {args.model}, {args.frames} frames at {pipe.video_size}², motion + first frame conditions")
+    print("| configuration | total | text/image | STC features | sampling | VAE decode | MP4 encode | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
+    pipe.generate(motion_request(pipe, args.frames, 2, "ddim"))  # warm-up
+    for sampler, steps in (("ddim", args.steps), ("dpmpp_2m", 20)):
+        out = pipe.generate(motion_request(pipe, args.frames, steps, sampler))
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            write_mp4(out.video.numpy(), Path(tmp) / "v.mp4")
+            mp4 = time.perf_counter() - start
+        t = out.timings
+        total = sum(t.values()) + mp4
+        print(
+            f"| {sampler} {steps} steps | {total:.2f} s | {t['encode_text_image']:.2f} | {t['condition_features']:.2f} | "
+            f"{t['sampling']:.2f} | {t['vae_decode']:.2f} | {mp4:.2f} | {peak_rss_gb():.2f} GB |"
+        )
+    request = motion_request(pipe, args.frames, args.steps, "ddim")
+    rows = [("shipped: STC once, batched CFG", True, True), ("STC in every call", True, False), ("two calls per step (official)", False, True)]
+    print("\n| DDIM sampling only | seconds |")
+    print("|---|---|")
+    for name, batched, stc_once in rows:
+        seconds = np.min([unoptimised_sampling(pipe, request, batched, stc_once) for _ in range(2)])
+        print(f"| {name} | {seconds:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

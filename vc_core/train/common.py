@@ -1,0 +1,90 @@
+"""What every training stage shares: the world arrays, time-bounded resumable loops, loss logs."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from vc_core.weights import read_checkpoint
+
+
+@dataclass
+class World:
+    """Memory-mapped arrays written by ``vc_core.train.data``."""
+
+    frames: np.ndarray  # (N, F, H, W, 3) uint8
+    nearness: np.ndarray  # (N, F, H, W) uint8
+    masks: np.ndarray  # (N, F, H, W) int8
+    motion: np.ndarray  # (N, F, 2, H, W) float16
+    captions: list[str]
+
+    @classmethod
+    def load(cls, folder: Path) -> "World":
+        arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r") for k in ("frames", "nearness", "masks", "motion")}
+        return cls(**arrays, captions=json.loads((folder / "captions.json").read_text())["captions"])
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def video_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(…, H, W, 3) uint8 → (…, 3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, -3).float().div(127.5).sub(1)
+
+
+def run_stage(
+    name: str,
+    folder: Path,
+    modules: dict[str, torch.nn.Module],
+    optimizer: torch.optim.Optimizer,
+    step_fn: Callable[[int], dict[str, float]],
+    max_steps: int,
+    minutes: float,
+    seed: int,
+    every: int = 50,
+) -> int:
+    """Run ``step_fn`` until ``max_steps`` or ``minutes`` pass, checkpointing and logging.
+
+    Resumes from ``folder/ckpt.pt`` when present; the RNG is reseeded with (seed, step) so a
+    resumed run continues deterministically.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path = folder / "ckpt.pt", folder / "loss.jsonl"
+    step = 0
+    if ckpt_path.exists():
+        state = read_checkpoint(ckpt_path, f"{name} checkpoint")
+        for key, module in modules.items():
+            module.load_state_dict(state[key])
+        optimizer.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+        print(f"[{name}] resumed at step {step}", flush=True)
+
+    def save() -> None:
+        state = {k: m.state_dict() for k, m in modules.items()} | {"optimizer": optimizer.state_dict(), "step": step}
+        torch.save(state, folder / "ckpt.tmp")
+        (folder / "ckpt.tmp").replace(ckpt_path)
+
+    start, running = time.time(), {}
+    with log_path.open("a") as log:
+        while step < max_steps and time.time() - start < minutes * 60:
+            torch.manual_seed(seed * 1_000_003 + step)
+            losses = step_fn(step)
+            step += 1
+            for k, v in losses.items():
+                running[k] = running.get(k, 0.0) + v
+            if step % every == 0:
+                record = {"step": step, "elapsed_s": round(time.time() - start, 1)} | {k: v / every for k, v in running.items()}
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                print(f"[{name}] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
+                running = {}
+            if step % (every * 10) == 0:
+                save()
+    save()
+    print(f"[{name}] stopped at step {step} after {time.time() - start:.0f} s", flush=True)
+    return step

@@ -1,0 +1,196 @@
+"""Stage 3: the embedded UNet, text-to-video then compositional.
+
+Conditions are built from the world clips with the app's own extraction code (codec motion
+vectors at data time; Canny sketches, preset and object masks, first frame and style embedding
+here) and dropped with the official scheme: each condition independently with ``misc_dropout``,
+plus an all-dropped fraction ``p_all_zero`` and an all-kept fraction ``p_all_keep``.
+The text tower is fine-tuned at a lower rate so it learns motion words.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vc_core.conditions.masks import irregular_mask, masked_video_condition, rectangle_mask, uncrop_mask
+from vc_core.conditions.sketch import canny_edges
+from vc_core.config import ModelSpec, UNetConfig
+from vc_core.models.clip import CLIPEncoder
+from vc_core.models.unet import UNet3D
+from vc_core.models.vae import AutoencoderKL
+from vc_core.sampling import NoiseSchedule
+from vc_core.train.common import World, run_stage, video_tensor
+from vc_core.train.towers import style_batch
+from vc_core.weights import read_checkpoint
+
+SPATIAL = ("depth", "local_image", "motion", "sketch", "single_sketch", "masked")
+TEXT_DROPOUT_T2V = 0.1
+
+
+def load_stage(folder: Path, key: str, module: torch.nn.Module) -> torch.nn.Module:
+    module.load_state_dict(read_checkpoint(folder / "ckpt.pt", f"{folder.name} checkpoint")[key])
+    return module.eval()
+
+
+def encode_world(vae: AutoencoderKL, world: World, path: Path) -> np.ndarray:
+    """Posterior means × scale_factor of every clip, cached in ``path``."""
+    if path.exists():
+        return np.load(path, mmap_mode="r")
+    out = []
+    with torch.no_grad():
+        for clip in world.frames:
+            out.append(vae.encode_video(video_tensor(np.asarray(clip)).transpose(0, 1)[None]).squeeze(0).numpy())
+    latents = np.stack(out).astype(np.float32)
+    np.save(path, latents)
+    return latents
+
+
+def random_mask(rng: np.random.Generator, object_masks: np.ndarray, size: int) -> torch.Tensor:
+    """(F, 1, H, W) hidden-region mask: preset shapes as in the app, or a moving object's mask."""
+    kind = rng.random()
+    if kind < 0.3:
+        m = irregular_mask(int(rng.integers(1 << 31)), size)
+    elif kind < 0.55:
+        l, t = rng.uniform(0, 0.6, 2)
+        m = rectangle_mask((l, t, l + rng.uniform(0.2, 0.4), t + rng.uniform(0.2, 0.4)), size)
+    elif kind < 0.7:
+        l = rng.uniform(0.1, 0.4)
+        m = uncrop_mask((l, 0.0, l + rng.uniform(0.3, 0.5), 1.0), size)
+    else:
+        objects = np.unique(object_masks[object_masks >= 0])
+        if len(objects) == 0:
+            return random_mask(rng, object_masks, size) if kind < 0.99 else torch.zeros(object_masks.shape[0], 1, size, size)
+        hidden = object_masks == rng.choice(objects)
+        m = torch.from_numpy(hidden).float()[:, None]
+        return F.max_pool2d(m, 9, 1, 4)  # a margin around the object
+    return torch.from_numpy(m).float()[None, None].expand(object_masks.shape[0], 1, size, size)
+
+
+def build_conditions(world: World, clips: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """All six spatial conditions for a batch, (B, C, F, H, W)."""
+    per_clip = []
+    for c in clips:
+        frames01 = video_tensor(np.asarray(world.frames[c])).add(1).div(2)  # (F,3,H,W)
+        n, _, h, w = frames01.shape
+        sketch = canny_edges(frames01)
+        masks = random_mask(rng, np.asarray(world.masks[c]), h)
+        per_clip.append(
+            {
+                "depth": torch.from_numpy(np.asarray(world.nearness[c])).float().div(255)[:, None],
+                "local_image": frames01[:1].expand(n, -1, -1, -1),
+                "motion": torch.from_numpy(np.asarray(world.motion[c])).float(),
+                "sketch": sketch,
+                "single_sketch": sketch[:1].expand(n, -1, -1, -1),
+                "masked": masked_video_condition(frames01, masks),
+            }
+        )
+    return {k: torch.stack([d[k] for d in per_clip]).transpose(1, 2) for k in SPATIAL}
+
+
+def kept_features(unet: UNet3D, conds: dict[str, torch.Tensor], keep: dict[str, np.ndarray], latent_shape) -> torch.Tensor:
+    """STC features with dropped conditions left out: each branch runs only on the samples that
+    keep it (a dropped condition contributes zero, as official, without paying for its branch)."""
+    b, _, f, h, w = latent_shape
+    features = torch.zeros(b, unet.config.concat_dim, f, h, w)
+    for name in SPATIAL:
+        rows = torch.from_numpy(np.flatnonzero(keep[name]))
+        if len(rows):
+            features = features.index_add(0, rows, unet.condition_branch(name, conds[name][rows]))
+    return features
+
+
+def condition_keep_masks(cfg: UNetConfig, batch: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Official dropout: per condition Bernoulli(1 − misc_dropout); some samples all-zero, some all-kept."""
+    names = list(SPATIAL) + ["y", "image"]
+    keep = {k: rng.random(batch) >= cfg.misc_dropout for k in names}
+    u = rng.random(batch)
+    all_zero, all_keep = u < cfg.p_all_zero, (u >= cfg.p_all_zero) & (u < cfg.p_all_zero + cfg.p_all_keep)
+    for k in names:
+        keep[k] = (keep[k] | all_keep) & ~all_zero
+    return keep, all_zero
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--stage", choices=["t2v", "compose"], required=True)
+    p.add_argument("--world", type=Path, default=Path("runs/world"))
+    p.add_argument("--runs", type=Path, default=Path("runs"))
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--minutes", type=float, default=30)
+    p.add_argument("--batch", type=int, default=3)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--text-lr", type=float, default=1e-4)
+    p.add_argument("--seed", type=int, default=3)
+    args = p.parse_args()
+
+    spec = ModelSpec.embedded()
+    world = World.load(args.world)
+    vae = load_stage(args.runs / "autoencoder", "vae", AutoencoderKL(spec.vae))
+    vae.config.scale_factor = json.loads((args.runs / "autoencoder" / "stats.json").read_text())["scale_factor"]
+    latents = encode_world(vae, world, args.runs / "latents.npy")
+    clip = load_stage(args.runs / "towers", "clip", CLIPEncoder(spec.clip))
+    torch.manual_seed(args.seed)
+    # no activation checkpointing: the small model fits in memory and recomputation costs ~10 %
+    unet = UNet3D(replace(spec.unet, use_checkpoint=False))
+    ema = copy.deepcopy(unet).requires_grad_(False)
+    out = args.runs / f"denoiser_{args.stage}"
+    if args.stage == "compose" and not (out / "ckpt.pt").exists():  # start from the t2v stage
+        previous = read_checkpoint(args.runs / "denoiser_t2v" / "ckpt.pt", "t2v checkpoint")
+        for key, module in (("unet", unet), ("ema", ema), ("clip", clip)):
+            module.load_state_dict(previous[key])
+    unet.train()
+    clip.model.transformer.train()
+    text_params = [p for n, p in clip.model.named_parameters() if not n.startswith("visual")]
+    clip.model.visual.requires_grad_(False)
+    opt = torch.optim.AdamW(
+        [{"params": unet.parameters(), "lr": args.lr}, {"params": text_params, "lr": args.text_lr}], weight_decay=0.01
+    )
+    base_lrs = [args.lr, args.text_lr]
+    schedule = NoiseSchedule.linear_sd()
+    n = len(world)
+
+    def step(i: int) -> dict[str, float]:
+        for group, lr in zip(opt.param_groups, base_lrs):
+            group["lr"] = lr * min(1.0, (i + 1) / 200)
+        rng = np.random.default_rng(args.seed * 7919 + i)
+        clips = rng.choice(n, size=args.batch, replace=False)
+        x0 = torch.from_numpy(np.stack([latents[c] for c in clips]))
+        captions = [world.captions[c] for c in clips]
+        kwargs: dict = {}
+        if args.stage == "t2v":
+            text_keep = rng.random(args.batch) >= TEXT_DROPOUT_T2V
+        else:
+            keep, _ = condition_keep_masks(spec.unet, args.batch, rng)
+            text_keep = keep["y"]
+            conds = build_conditions(world, clips, rng)
+            kwargs["features"] = kept_features(unet, conds, keep, x0.shape)
+            with torch.no_grad():
+                image = clip.encode_image(style_batch(world, clips, rng.integers(world.frames.shape[1], size=args.batch)))
+            kwargs["image"] = image * torch.from_numpy(keep["image"]).float().view(-1, 1, 1)
+        captions = [c if k else "" for c, k in zip(captions, text_keep)]
+        y = clip.encode_text(captions)
+        t = torch.from_numpy(rng.integers(0, schedule.num_timesteps, size=args.batch))
+        noise = torch.randn_like(x0)
+        eps = unet(schedule.add_noise(x0, noise, t), t, y=y, **kwargs)
+        loss = F.mse_loss(eps, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            decay = 0.999 if args.stage == "compose" else min(0.999, (1 + i) / (10 + i))
+            for e, p_ in zip(ema.parameters(), unet.parameters()):
+                e.lerp_(p_, 1 - decay)
+        return {"loss": loss.item()}
+
+    run_stage(f"denoiser_{args.stage}", out, {"unet": unet, "ema": ema, "clip": clip}, opt, step, args.steps, args.minutes, args.seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Stage 4: write the trained embedded model to ``assets/embedded`` (fp16 safetensors + model.json).
+
+Takes the EMA UNet and the fine-tuned CLIP towers of the last denoiser stage and the autoencoder
+with its measured latent scale. The loader (``Pipeline.from_embedded``) casts back to fp32.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from vc_core.config import ModelSpec
+from vc_core.pipeline import EMBEDDED_DIR
+from vc_core.weights import read_checkpoint
+
+
+def half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--runs", type=Path, default=Path("runs"))
+    p.add_argument("--stage", default="denoiser_compose")
+    p.add_argument("--out", type=Path, default=EMBEDDED_DIR)
+    args = p.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    denoiser = read_checkpoint(args.runs / args.stage / "ckpt.pt", "denoiser checkpoint")
+    autoencoder = read_checkpoint(args.runs / "autoencoder" / "ckpt.pt", "autoencoder checkpoint")
+    stats = json.loads((args.runs / "autoencoder" / "stats.json").read_text())
+    save_file(half(denoiser["ema"]), args.out / "unet.safetensors")
+    # open_clip's own names (the CLIPEncoder wrapper adds "model.")
+    save_file(half({k.removeprefix("model."): v for k, v in denoiser["clip"].items()}), args.out / "clip.safetensors")
+    save_file(half(autoencoder["vae"]), args.out / "vae.safetensors")
+    spec = ModelSpec.embedded()
+    steps = {}
+    for stage in ("autoencoder", "towers", "denoiser_t2v", "denoiser_compose"):
+        log = args.runs / stage / "loss.jsonl"
+        lines = log.read_text().split() if log.exists() else []
+        if lines:
+            last = json.loads(lines[-1])
+            steps[stage] = {"steps": last["step"], "minutes": round(last["elapsed_s"] / 60, 1)}
+    meta = {
+        "vae_scale_factor": stats["scale_factor"],
+        "autoencoder_psnr_db": stats["psnr_db"],
+        "unet": asdict(spec.unet),
+        "vae": asdict(spec.vae) | {"scale_factor": stats["scale_factor"]},
+        "clip": spec.clip,
+        "video_size": spec.video_size,
+        "training": steps,
+    }
+    (args.out / "model.json").write_text(json.dumps(meta, indent=1))
+    total = sum(f.stat().st_size for f in args.out.glob("*.safetensors"))
+    print(f"wrote {args.out} ({total / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
