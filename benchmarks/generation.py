@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import machine, peak_rss_gb  # noqa: E402
 from vc_core.conditions.strokes import preset_motion  # noqa: E402
-from vc_core.pipeline import GenerationRequest, load_pipeline  # noqa: E402
+from vc_core.pipeline import GenerationRequest, Pipeline, load_pipeline  # noqa: E402
 from vc_core.sampling import cfg_eps_fn, sample  # noqa: E402
 from vc_core.video_io import write_mp4  # noqa: E402
 
@@ -55,9 +55,10 @@ def main() -> None:
     p.add_argument("--weights", default=None)
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--folder", default=None, help="an exported embedded model folder instead of assets/embedded")
     args = p.parse_args()
     torch.set_grad_enabled(False)
-    pipe = load_pipeline(args.model, args.weights)
+    pipe = Pipeline.from_embedded(args.folder) if args.folder else load_pipeline(args.model, args.weights)
     print(f"machine: {machine()}")
     print(f"model: {args.model}, {args.frames} frames at {pipe.video_size}², motion + first frame conditions")
     print("| configuration | total | text/image | STC features | sampling | VAE decode | MP4 encode | peak RSS |")

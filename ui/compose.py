@@ -33,7 +33,7 @@ def build(ctx: AppContext) -> None:
                     use_depth = gr.Checkbox(
                         label="its depth", value=False, interactive=not depth_reason, info=depth_reason.splitlines()[0] or None
                     )
-                    use_sketch = gr.Checkbox(label=f"its sketch sequence ({ctx.tools.sketch_method()})", value=False)
+                    use_sketch = gr.Checkbox(label="its sketch sequence", value=False)
                     use_motion = gr.Checkbox(label="its motion", value=False)
             controls = settings_controls(ctx, "compose")
         with gr.Column():

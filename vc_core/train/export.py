@@ -1,6 +1,6 @@
 """Stage 4: write the trained embedded model to ``assets/embedded`` (fp16 safetensors + model.json).
 
-Takes the EMA UNet and the fine-tuned CLIP towers of the last denoiser stage and the autoencoder
+Takes the EMA (or last) UNet and the fine-tuned CLIP towers of the last denoiser stage and the autoencoder
 with its measured latent scale. The loader (``Pipeline.from_embedded``) casts back to fp32.
 """
 from __future__ import annotations
@@ -27,12 +27,13 @@ def main() -> None:
     p.add_argument("--runs", type=Path, default=Path("runs"))
     p.add_argument("--stage", default="denoiser_compose")
     p.add_argument("--out", type=Path, default=EMBEDDED_DIR)
+    p.add_argument("--unet", choices=["ema", "unet"], default="ema", help="EMA or last raw UNet weights")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     denoiser = read_checkpoint(args.runs / args.stage / "ckpt.pt", "denoiser checkpoint")
     autoencoder = read_checkpoint(args.runs / "autoencoder" / "ckpt.pt", "autoencoder checkpoint")
     stats = json.loads((args.runs / "autoencoder" / "stats.json").read_text())
-    save_file(half(denoiser["ema"]), args.out / "unet.safetensors")
+    save_file(half(denoiser[args.unet]), args.out / "unet.safetensors")
     # open_clip's own names (the CLIPEncoder wrapper adds "model.")
     save_file(half({k.removeprefix("model."): v for k, v in denoiser["clip"].items()}), args.out / "clip.safetensors")
     save_file(half(autoencoder["vae"]), args.out / "vae.safetensors")
@@ -40,7 +41,7 @@ def main() -> None:
     steps = {}
     for stage in ("autoencoder", "towers", "denoiser_t2v", "denoiser_compose"):
         log = args.runs / stage / "loss.jsonl"
-        lines = log.read_text().split() if log.exists() else []
+        lines = log.read_text().splitlines() if log.exists() else []
         if lines:
             last = json.loads(lines[-1])
             steps[stage] = {"steps": last["step"], "minutes": round(last["elapsed_s"] / 60, 1)}
@@ -51,6 +52,7 @@ def main() -> None:
         "vae": asdict(spec.vae) | {"scale_factor": stats["scale_factor"]},
         "clip": spec.clip,
         "video_size": spec.video_size,
+        "unet_weights": args.unet,
         "training": steps,
     }
     (args.out / "model.json").write_text(json.dumps(meta, indent=1))
