@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import machine, peak_rss_gb  # noqa: E402
 from vc_core.conditions.strokes import preset_motion  # noqa: E402
+from vc_core.conditions.transforms import to_model_layout  # noqa: E402
 from vc_core.pipeline import GenerationRequest, Pipeline, load_pipeline  # noqa: E402
 from vc_core.sampling import cfg_eps_fn, sample  # noqa: E402
 from vc_core.video_io import write_mp4  # noqa: E402
@@ -30,7 +31,7 @@ def motion_request(pipe, frames: int, steps: int, sampler: str) -> GenerationReq
     maps = preset_motion("pan_left", (size, size), frames).maps
     image = torch.rand(1, 3, 1, pipe.spec.misc_size, pipe.spec.misc_size).expand(-1, -1, frames, -1, -1)
     return GenerationRequest(
-        "a red star moving left", {"motion": torch.from_numpy(maps).transpose(0, 1)[None], "local_image": image},
+        "a red star moving left", {"motion": to_model_layout(torch.from_numpy(maps)), "local_image": image},
         frames=frames, steps=steps, sampler=sampler,
     )
 

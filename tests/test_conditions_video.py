@@ -16,6 +16,7 @@ from vc_core.conditions import (
     cache_key,
     canny_edges,
     depth_condition,
+    nearness_condition,
     local_image_condition,
     misc_frames_tensor,
     probe_video,
@@ -193,6 +194,15 @@ def test_depth_postprocessing_and_model_space_input():
     assert depth.shape == (8, 1, 4, 4) and depth.min() == 0.0 and depth.max() == 10.0
     expected = ((frames[:, :1] * 2 - 1) * 400 / 20).clamp(0, 10)
     torch.testing.assert_close(depth, expected)
+
+
+def test_nearness_is_rescaled_per_clip_keeping_order():
+    """For models trained on rendered nearness: MiDaS inverse depth → [0, 1] over the whole clip."""
+    frames = torch.linspace(0, 1, 2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
+    near = nearness_condition(frames, lambda images: images[:, :1] * 50.0 + 7.0)
+    assert near.shape == (2, 1, 4, 4) and near.min() == 0.0 and near.max() == 1.0
+    flat = near.flatten()
+    assert torch.all(flat[1:] >= flat[:-1])  # brighter input (nearer for MiDaS) stays nearer
 
 
 def test_depth_module_gets_its_own_dtype():

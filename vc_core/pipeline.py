@@ -89,7 +89,6 @@ class Pipeline:
         dtype: torch.dtype | None = None,
     ):
         self.spec = spec
-        self.name = spec.name
         self.device = torch.device(device)
         self.unet = unet.to(self.device).eval()
         self.vae = vae.to(self.device).eval()
@@ -128,6 +127,10 @@ class Pipeline:
         vae = load_frozen(lambda: AutoencoderKL(spec.vae), parts["vae"], f"embedded VAE: {folder}")
         clip = CLIPEncoder(spec.clip, empty=True).load_weights(parts["clip"], origin=f"embedded CLIP: {folder}")
         return cls(spec, unet, vae, clip, device=device)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
     @property
     def video_size(self) -> int:

@@ -43,6 +43,7 @@ from vc_core.conditions import (
     StrokeError,
     cache_key,
     depth_condition,
+    nearness_condition,
     depth_preview,
     extract_motion_maps,
     file_digest,
@@ -73,7 +74,6 @@ from vc_core.conditions.transforms import (
     MISC_SIZE,
     mask_square,
     repeat_over_frames,
-    run_in_batches,
 )
 from vc_core.conditions.video import check_num_frames
 from vc_core.config import ModelSpec
@@ -238,12 +238,7 @@ class _ReferenceVideo:
         def compute() -> torch.Tensor:
             midas = self.tools.annotator("midas")
             misc = self.misc(MISC_SIZE)  # MiDaS runs at its official 384², then the result is resized
-            if depth_from == "nearness":
-                raw = run_in_batches(midas, misc * 2.0 - 1.0)
-                raw = raw.unsqueeze(1) if raw.dim() == 3 else raw
-                depth = (raw - raw.amin()) / (raw.amax() - raw.amin()).clamp_min(1e-6)  # per clip, 1 = near
-            else:
-                depth = depth_condition(misc, midas)
+            depth = (nearness_condition if depth_from == "nearness" else depth_condition)(misc, midas)
             return _resize(depth, size)
 
         return self._cached("depth", compute, size=size, depth_from=depth_from)

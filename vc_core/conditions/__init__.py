@@ -21,7 +21,7 @@ messages; input limits are an :class:`InputLimits`. A style image is prepared by
 """
 
 from vc_core.conditions.cache import ConditionCache, cache_key, file_digest
-from vc_core.conditions.depth import depth_condition
+from vc_core.conditions.depth import depth_condition, nearness_condition
 from vc_core.conditions.errors import (
     DEFAULT_LIMITS,
     ConditionError,
@@ -90,6 +90,7 @@ __all__ = [
     "cache_key",
     "canny_edges",
     "depth_condition",
+    "nearness_condition",
     "depth_preview",
     "extract_motion_maps",
     "file_digest",

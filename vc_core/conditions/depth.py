@@ -19,9 +19,18 @@ from vc_core.models.annotators.midas import DEPTH_CLAMP, DEPTH_STD
 DepthModel = Callable[[torch.Tensor], torch.Tensor]
 
 
+def _midas(misc_frames: torch.Tensor, midas: DepthModel, batch_size: int) -> torch.Tensor:
+    depth = run_in_batches(midas, misc_frames * 2.0 - 1.0, batch_size)
+    return depth.unsqueeze(1) if depth.dim() == 3 else depth
+
+
 def depth_condition(misc_frames: torch.Tensor, midas: DepthModel, batch_size: int = 4) -> torch.Tensor:
     """The depth condition (N,1,384,384): ``clamp(midas(frame * 2 - 1) / 20, 0, 10)``."""
-    depth = run_in_batches(midas, misc_frames * 2.0 - 1.0, batch_size)
-    if depth.dim() == 3:
-        depth = depth.unsqueeze(1)
-    return (depth / DEPTH_STD).clamp_(0.0, DEPTH_CLAMP)
+    return (_midas(misc_frames, midas, batch_size) / DEPTH_STD).clamp_(0.0, DEPTH_CLAMP)
+
+
+def nearness_condition(misc_frames: torch.Tensor, midas: DepthModel, batch_size: int = 4) -> torch.Tensor:
+    """MiDaS output rescaled per clip to [0, 1] (1 = near): the convention of models trained on
+    rendered nearness (``ModelSpec.depth_from == 'nearness'``, the embedded model)."""
+    raw = _midas(misc_frames, midas, batch_size)
+    return (raw - raw.amin()) / (raw.amax() - raw.amin()).clamp_min(1e-6)

@@ -18,6 +18,7 @@ from vc_core.conditions.masks import irregular_mask, masked_video_condition, rec
 from vc_core.conditions.motion_vectors import extract_motion_maps
 from vc_core.conditions.sketch import canny_edges
 from vc_core.conditions.strokes import Stroke, stroke_to_motion
+from vc_core.conditions.transforms import to_model_layout
 from vc_core.evaluate.appearance import colour_and_shape, colour_mask, edge_f1, psnr, ssim
 from vc_core.evaluate.motion import motion_adherence
 from vc_core.models.clip import preprocess_style_image
@@ -39,11 +40,6 @@ def eval_scene(index: int, size: int, frames: int, moving: bool = False) -> Scen
         if not moving or (scene.camera is None and obj.motion in ("straight", "curved", "accelerating") and travel > 15):
             return scene
         seed += 1_000_003
-
-
-def as_condition(clip: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """(F, C, H, W) → (1, C, F, H, W)."""
-    return torch.as_tensor(clip, dtype=torch.float32).transpose(0, 1)[None]
 
 
 def frames01(video: Frames) -> torch.Tensor:
@@ -72,9 +68,9 @@ class Evaluator:
             obj, clip = scene.objects[0], render(scene)
             stroke = Stroke([tuple(p) for p in obj.positions], times=list(range(self.frames)), radius=float(obj.sizes[0]))
             requested = stroke_to_motion(stroke, (self.size, self.size), self.frames).maps
-            image = as_condition(frames01(clip.frames[:1]).expand(self.frames, -1, -1, -1))
+            image = to_model_layout(frames01(clip.frames[:1]).expand(self.frames, -1, -1, -1))
             prompt = caption(scene)
-            with_motion.append(motion_adherence(self.generate(prompt, i, local_image=image, motion=as_condition(requested)), requested).epe)
+            with_motion.append(motion_adherence(self.generate(prompt, i, local_image=image, motion=to_model_layout(torch.from_numpy(requested))), requested).epe)
             without.append(motion_adherence(self.generate(prompt, i, local_image=image), requested).epe)
         return _motion_summary("strokes", with_motion, without)
 
@@ -85,7 +81,7 @@ class Evaluator:
             scene = eval_scene(100 + i, self.size, self.frames, moving=True)
             requested = extract_motion_maps(render(scene).frames)
             prompt = caption(scene)
-            with_motion.append(motion_adherence(self.generate(prompt, i, motion=as_condition(requested)), requested).epe)
+            with_motion.append(motion_adherence(self.generate(prompt, i, motion=to_model_layout(torch.from_numpy(requested))), requested).epe)
             without.append(motion_adherence(self.generate(prompt, i), requested).epe)
         return _motion_summary("clip", with_motion, without)
 
@@ -105,7 +101,7 @@ class Evaluator:
         for i in range(self.scenes):
             scene = eval_scene(300 + i, self.size, self.frames)
             first = render(scene).frames[0]
-            image = as_condition(frames01(first[None]).expand(self.frames, -1, -1, -1))
+            image = to_model_layout(frames01(first[None]).expand(self.frames, -1, -1, -1))
             scores.append(ssim(self.generate(caption(scene), i, local_image=image)[0], first))
         return {"image_to_video_ssim_first_frame": float(np.mean(scores))}
 
@@ -118,7 +114,7 @@ class Evaluator:
             clip = render(scene)
             hidden = rectangle_mask((0.3, 0.3, 0.75, 0.75), self.size) if i % 2 else irregular_mask(i, self.size)
             m = torch.from_numpy(hidden).float()[None, None].expand(self.frames, 1, -1, -1)
-            masked = as_condition(masked_video_condition(frames01(clip.frames), m))
+            masked = to_model_layout(masked_video_condition(frames01(clip.frames), m))
             video = self.generate(caption(scene), i, masked=masked)
             keep_psnr.append(psnr(video, clip.frames, np.broadcast_to(~hidden[None, :, :, None], video.shape)))
             # recolour: hide the object, ask for another colour of it
@@ -126,7 +122,7 @@ class Evaluator:
             new = colours[(colours.index(obj.colour) + 3) % len(colours)]
             region = torch.from_numpy(clip.masks >= 0).float()[:, None]
             region = torch.nn.functional.max_pool2d(region, 9, 1, 4)
-            masked = as_condition(masked_video_condition(frames01(clip.frames), region))
+            masked = to_model_layout(masked_video_condition(frames01(clip.frames), region))
             video = self.generate(caption(scene).replace(obj.colour, new, 1), i, masked=masked)
             inside = region[:, 0].numpy() > 0
             follows.append(np.mean([colour_mask(v, new)[r].mean() > colour_mask(v, obj.colour)[r].mean() for v, r in zip(video, inside)]))
@@ -141,11 +137,11 @@ class Evaluator:
             prompt = caption(scene)
             edges = lambda video: canny_edges(frames01(video))[:, 0].numpy() > 0.5  # noqa: E731
             ref = sketch[:, 0].numpy() > 0.5
-            sketch_f1.append(np.mean([edge_f1(a, b) for a, b in zip(edges(self.generate(prompt, i, sketch=as_condition(sketch))), ref)]))
+            sketch_f1.append(np.mean([edge_f1(a, b) for a, b in zip(edges(self.generate(prompt, i, sketch=to_model_layout(sketch))), ref)]))
             free_f1.append(np.mean([edge_f1(a, b) for a, b in zip(edges(self.generate(prompt, i)), ref)]))
             nearness = torch.from_numpy(clip.depth)[:, None]
             depth_edges = canny_edges(nearness.expand(-1, 3, -1, -1))[:, 0].numpy() > 0.5
-            video = self.generate(prompt, i, depth=as_condition(nearness))
+            video = self.generate(prompt, i, depth=to_model_layout(nearness))
             depth_f1.append(np.mean([edge_f1(a, b) for a, b in zip(edges(video), depth_edges)]))
         return {
             "sketch_edge_f1": float(np.mean(sketch_f1)),

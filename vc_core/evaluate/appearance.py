@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 
 from vc_core.world import COLOURS, SHAPES
-from vc_core.world.render import _shape_mask
+from vc_core.world.render import shape_mask
 
 # an object pixel is its palette colour times a shade in about [0.7, 1.35] (texture)
 _CHROMA_COS, _SHADE_RANGE, _MIN_PIXELS = 0.985, (0.6, 1.45), 25
 _GRID = np.mgrid[-1.5:1.5:121j, -1.5:1.5:121j][::-1]  # (v, u) sample grid for shape areas
-_UNIT_AREA = {shape: float(_shape_mask(shape, _GRID[1], _GRID[0]).mean() * 9.0) for shape in SHAPES}
+_UNIT_AREA = {shape: float(shape_mask(shape, _GRID[1], _GRID[0]).mean() * 9.0) for shape in SHAPES}
 
 
 def colour_mask(frame: np.ndarray, colour: str) -> np.ndarray:
@@ -52,7 +52,7 @@ def shape_of(mask: np.ndarray) -> str | None:
         # shapes are not centred on their centroid (triangle, heart): search a few offsets
         best = 0.0
         for dy in np.linspace(-0.3, 0.3, 7) * radius:
-            template = _shape_mask(shape, (xx - cx) / radius, (yy - cy - dy) / radius)
+            template = shape_mask(shape, (xx - cx) / radius, (yy - cy - dy) / radius)
             best = max(best, (template & region).sum() / (template | region).sum())
         scores[shape] = best
     return max(scores, key=scores.get)

@@ -118,7 +118,7 @@ def kept_features(unet: UNet3D, conds: dict[str, torch.Tensor], keep: dict[str, 
     return features
 
 
-def condition_keep_masks(cfg: UNetConfig, batch: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def condition_keep_masks(cfg: UNetConfig, batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Official dropout: per condition Bernoulli(1 − misc_dropout); some samples all-zero, some all-kept."""
     names = list(SPATIAL) + ["y", "image"]
     keep = {k: rng.random(batch) >= cfg.misc_dropout for k in names}
@@ -126,7 +126,7 @@ def condition_keep_masks(cfg: UNetConfig, batch: int, rng: np.random.Generator) 
     all_zero, all_keep = u < cfg.p_all_zero, (u >= cfg.p_all_zero) & (u < cfg.p_all_zero + cfg.p_all_keep)
     for k in names:
         keep[k] = (keep[k] | all_keep) & ~all_zero
-    return keep, all_zero
+    return keep
 
 
 def main() -> None:
@@ -180,7 +180,7 @@ def main() -> None:
         if args.stage == "t2v":
             text_keep = rng.random(args.batch) >= TEXT_DROPOUT_T2V
         else:
-            keep, _ = condition_keep_masks(spec.unet, args.batch, rng)
+            keep = condition_keep_masks(spec.unet, args.batch, rng)
             text_keep = keep["y"]
             conds = build_conditions(world, clips, rng)
             kwargs["features"] = kept_features(unet, conds, keep, x0.shape)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vc_core.world.scene import BACKGROUND_COLOURS, COLOURS, Scene, SceneObject
+from vc_core.world.scene import BACKGROUND_COLOURS, COLOURS, Scene
 
 FAR, GROUND_NEAR = 0.05, 0.6  # nearness of the background (sky / far ground) and of the nearest ground
 
@@ -36,7 +36,7 @@ def render(scene: Scene) -> RenderedClip:
         for index, (obj, texture) in enumerate(zip(scene.objects, textures)):
             cx, cy = obj.positions[f] - cam
             u, v = (xx - cx) / obj.sizes[f], (yy - cy) / obj.sizes[f]
-            inside = _shape_mask(obj.shape, u, v)
+            inside = shape_mask(obj.shape, u, v)
             shade = texture(u, v)
             colour = np.asarray(COLOURS[obj.colour], np.float32)
             image[inside] = np.clip(colour * shade[inside, None], 0, 255)
@@ -103,7 +103,7 @@ def _object_texture(rng: np.random.Generator):
     return shade
 
 
-def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+def shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Inside test in object coordinates (unit radius)."""
     if shape == "circle":
         return u * u + v * v <= 1
@@ -122,9 +122,3 @@ def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         spike = np.abs(((a * 5 / (2 * np.pi)) % 1) - 0.5) * 2  # 0 at a tip, 1 between tips
         return r <= 1 - 0.5 * spike
     raise ValueError(f"unknown shape {shape!r}")
-
-
-def object_box(obj: SceneObject, frame: int) -> tuple[float, float, float]:
-    """(x, y, radius) of an object in one frame (for evaluation)."""
-    x, y = obj.positions[frame]
-    return float(x), float(y), float(obj.sizes[frame])
