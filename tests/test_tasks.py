@@ -123,11 +123,31 @@ def test_draw_motion_requests_the_drawn_direction(pipe, tools):
         (json.dumps({"strokes": [{"points": [[float("nan"), 1], [2, 3]]}]}).replace("NaN", "1e999"), "no usable points"),
         (drawing([[(i, i) for i in range(6000)], [(i, 0) for i in range(6000)]]), "more than"),
         (drawing([[(5, 5), (5, 5)]]), "nothing would move"),
+        ("[" * 5000 + "]" * 5000, "could not be read"),
+        (json.dumps({"strokes": [{"points": [[1, 2], [300, 4]], "times": ["a", "b"]}]}), "times must be numbers"),
+        (json.dumps({"strokes": [{"points": [[1, 2], [300, 4]], "times": [0, 1e999]}]}), "times must be finite"),
     ],
 )
 def test_bad_drawings_get_clear_errors(pipe, tools, value, message):
     with pytest.raises(StrokeError, match=message):
         tasks.draw_motion_request(pipe, tools, "x", SETTINGS, drawing=value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        drawing([[(1e300, 300), (100, 300)]]),  # beyond a C int: once crashed the stroke preview
+        drawing([[(64, 256), (448, 256)]], regions=[{"points": [[64, 256]], "radius": 1e300}]),
+    ],
+)
+def test_absurd_coordinates_are_clamped_to_the_canvas(pipe, tools, value):
+    p = tasks.draw_motion_request(pipe, tools, "x", SETTINGS, drawing=value)
+    assert p.previews["strokes"][0].shape[:2] == (pipe.spec.video_size,) * 2
+
+
+def test_a_prompt_that_is_not_unicode_text_is_refused(pipe, tools):
+    with pytest.raises(ConditionError, match="invalid character at position 2"):
+        tasks.draw_motion_request(pipe, tools, "a \udcff star", SETTINGS, preset="pan_left")
 
 
 def test_motion_preview_animates_every_frame(pipe):

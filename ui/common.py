@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -194,7 +195,22 @@ def _model_note(models: dict[str, str]) -> str:
 
 
 def settings(frames: float, steps: float, guidance: float, sampler: str, seed: float) -> tasks.Settings:
-    return tasks.Settings(frames=int(frames), steps=int(steps), guide_scale=float(guidance), sampler=sampler, seed=int(seed))
+    """The controls' values as sampling settings. Gradio checks ranges, but API callers can still
+    send NaN, infinity or nothing, which would otherwise fail later with a Python message."""
+    return tasks.Settings(
+        frames=int(_finite(frames, "Frames")), steps=int(_finite(steps, "Sampling steps")),
+        guide_scale=_finite(guidance, "Guidance scale"), sampler=sampler, seed=int(_finite(seed, "Seed")),
+    )
+
+
+def _finite(value: float | None, label: str) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]  # None is what the check is for
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise gr.Error(f"{label} must be a finite number, got {value!r}.", print_exception=False)
+    return number
 
 
 @dataclass

@@ -273,7 +273,7 @@ class _Builder:
     def __init__(self, pipe: Pipeline, task: str, prompt: str | None, settings: Settings):
         check_num_frames(int(settings.frames))  # before any work is sized by it
         self.spec = pipe.spec
-        self.prompt = (prompt or "").strip()
+        self.prompt = _checked_prompt(prompt)
         self.settings = settings
         self.conditions: dict[str, torch.Tensor] = {}
         self.previews: dict[str, list[np.ndarray]] = {}
@@ -336,6 +336,19 @@ class _Builder:
             raise ConditionError("Nothing to generate from: write a prompt or give at least one condition.")
         self.info["prepare_s"] = round(time.perf_counter() - self.started, 3)
         return Prepared(request, self.previews, self.motion, self.warnings, self.info)
+
+
+def _checked_prompt(prompt: str | None) -> str:
+    """The prompt, stripped; refused when it cannot be UTF-8 (unpaired surrogates, which JSON can
+    carry): the tokenizer would accept it but the parameters of the result could not be written."""
+    prompt = (prompt or "").strip()
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConditionError(
+            f"The prompt contains an invalid character at position {exc.start} (an unpaired UTF-16 surrogate); retype it."
+        ) from exc
+    return prompt
 
 
 def _name(source: ImageSource | None) -> str:
@@ -558,7 +571,7 @@ def parse_drawing(drawing: str | Mapping, size: int) -> list[Stroke]:
         strokes = [_points(s["points"]) for s in data.get("strokes", [])]
         times = [s.get("times") for s in data.get("strokes", [])]
         regions = [(_points(r["points"]), float(r.get("radius", 0))) for r in data.get("regions", [])]
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:  # RecursionError: absurd nesting
         raise StrokeError(f"The drawing could not be read ({type(exc).__name__}): expected the canvas JSON.") from exc
     if not (np.isfinite([width, height]).all() and width > 0 and height > 0):
         raise StrokeError(f"The drawing's canvas size {width}×{height} is not usable.")
@@ -596,6 +609,7 @@ def _region_labels(regions: list[tuple[np.ndarray, float]], size: int) -> np.nda
         if not np.isfinite(points).all() or not np.isfinite(radius) or radius <= 0:
             raise StrokeError("A 'what moves' brush stroke has unusable points or radius.")
         pixels = np.rint(np.clip(points, -size, 2 * size)).astype(np.int32)
+        radius = min(radius, 3 * size)  # already covers the canvas from any clipped point; OpenCV needs a C int
         thickness = max(1, round(2 * radius))
         cv2.polylines(canvas, [pixels], False, 1, thickness)
         for x, y in pixels:

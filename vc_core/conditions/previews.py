@@ -89,15 +89,17 @@ def stroke_preview(
     width, height = canvas_size
     base = np.full((height, width, 3), 60, np.uint8) if background is None else (background * 0.6).astype(np.uint8)
     overlay = base.copy()
-    for colour, stroke in zip(STROKE_COLOURS, strokes):
+    # Off-canvas points are drawn where the motion uses them, on the edge (and OpenCV cannot take
+    # coordinates beyond a C int, which a crafted drawing can send).
+    paths = [np.clip(np.asarray(s.points, np.float64).reshape(-1, 2), 0, [width - 1, height - 1]) for s in strokes]
+    for colour, stroke, points in zip(STROKE_COLOURS, strokes, paths):
         if stroke.mask is not None:
             overlay[stroke.mask] = colour
         else:
             radius = stroke.radius if stroke.radius is not None else min(width, height) / 8
-            cv2.circle(overlay, _pixel(stroke.points[0]), int(radius), colour, -1, cv2.LINE_AA)
+            cv2.circle(overlay, _pixel(points[0]), int(min(radius, width + height)), colour, -1, cv2.LINE_AA)
     picture = cv2.addWeighted(overlay, 0.35, base, 0.65, 0)  # regions translucent
-    for colour, stroke in zip(STROKE_COLOURS, strokes):
-        points = np.asarray(stroke.points, np.float64).reshape(-1, 2)
+    for colour, stroke, points in zip(STROKE_COLOURS, strokes, paths):
         cv2.polylines(picture, [np.rint(points).astype(np.int32)], False, colour, 2, cv2.LINE_AA)
         positions = stroke_positions(points, stroke.times, num_frames)
         for position in positions:

@@ -190,9 +190,14 @@ def _checked_path(stroke: Stroke, number: int, width: int, height: int, warnings
 def _check_times(times: Sequence[float] | None, count: int, number: int) -> None:
     if times is None:
         return
-    times = np.asarray(times, np.float64)
-    if times.shape != (count,) or not np.isfinite(times).all():
+    try:
+        times = np.asarray(times, np.float64)
+    except (ValueError, TypeError) as exc:
+        raise StrokeError(f"Stroke {number}: point times must be numbers.") from exc
+    if times.shape != (count,):
         raise StrokeError(f"Stroke {number} needs one time per point ({count}), got {times.size}.")
+    if not np.isfinite(times).all():
+        raise StrokeError(f"Stroke {number}: point times must be finite numbers (got NaN or infinity).")
     if np.any(np.diff(times) < 0) or (count > 1 and times[-1] == times[0]):
         raise StrokeError(f"Stroke {number}: point times must increase from the first to the last point.")
 
