@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.tiny import tiny_pipeline
+from ui.common import Loader
 from vc_core.pipeline import EMBEDDED_DIR, Pipeline, load_pipeline
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
@@ -30,6 +31,11 @@ FAST = {"frames": 8, "steps": 2 if not EMBEDDED_READY else 4}
 
 def model_under_test() -> Pipeline:
     return load_pipeline("embedded", device="cpu") if EMBEDDED_READY else tiny_pipeline()
+
+
+def pipeline_named(name: str) -> Pipeline:
+    """'tiny' (random miniature, fast plumbing) or 'embedded' (the trained model, for real figures)."""
+    return tiny_pipeline() if name == "tiny" else load_pipeline(name, device="cpu")
 
 
 def example(name: str) -> str:
@@ -53,12 +59,27 @@ class RunningApp:
     demo: object
 
 
-def launch_app(pipe: Pipeline) -> RunningApp:
+def launch_app(
+    pipe: Pipeline,
+    max_queue: int | None = None,
+    loader: Loader | None = None,
+    models: dict[str, str] | None = None,
+    **launch_options,
+) -> RunningApp:
+    """The real app serving ``pipe`` as its only model, or ``models`` (name → '' or why unusable)
+    through ``loader``; ``max_queue`` and ``launch_options`` override the app's own settings (a
+    tiny queue or upload limit makes overflow tests cheap)."""
     from ui.app import LAUNCH_OPTIONS, build_app
 
-    demo = build_app(loader=lambda name, weights: pipe, available=lambda weights: {"embedded": ""})
+    demo = build_app(
+        loader=loader or (lambda name, weights: pipe),
+        available=lambda weights: models if models is not None else {"embedded": ""},
+    )
+    if max_queue is not None:
+        demo.queue(default_concurrency_limit=1, max_size=max_queue)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **LAUNCH_OPTIONS)
+    options = LAUNCH_OPTIONS | launch_options
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **options)
     return RunningApp(f"http://127.0.0.1:{port}/", pipe, demo)
 
 

@@ -97,7 +97,8 @@ class AppContext:
         it, so the request's temporary folder is removed right after, on every path.
         """
         session = request.session_hash if request is not None and request.session_hash else "api"
-        with self.cancels.running(session) as cancel, request_dir() as folder, user_errors():
+        # user_errors first: creating the request folder can fail too (a full disk, a bad TMPDIR)
+        with self.cancels.running(session) as cancel, user_errors(), request_dir() as folder:
             progress(0, desc="Loading the model")
             pipe = self.pipeline(model)
             progress(0, desc="Preparing the conditions")

@@ -38,7 +38,7 @@ def build(ctx: AppContext) -> None:
     image.change(show_picture, image, canvas, api_visibility="private")
 
     def preview_motion(image: str | None, drawing: str | None, preset: str, model: str, frames: float):
-        with request_dir() as folder, user_errors():
+        with user_errors(), request_dir() as folder:
             frames_, warnings = tasks.motion_preview(
                 ctx.pipeline(model), int(frames), image, drawing, None if preset == NO_PRESET else preset
             )
