@@ -1,0 +1,1 @@
+"""Stress runs against a launched app: the bad-input corpus and the load test (see docs/RELIABILITY.md)."""
