@@ -7,7 +7,7 @@ import torch
 
 from tests.reference import load_golden
 from tests.test_unet_reference import SPATIAL, build
-from vc_core.sampling import GenerationCancelled, NoiseSchedule, cfg_eps_fn, ddim_sample, dpmpp_2m_sample, sample
+from vc_core.sampling import GenerationCancelled, NoiseSchedule, as_eps_fn, cfg_eps_fn, ddim_sample, dpmpp_2m_sample, sample
 
 SCHEDULE = NoiseSchedule.linear_sd()
 
@@ -40,6 +40,35 @@ def test_dpmpp_2m_solves_the_ode_better_than_ddim_at_20_steps():
     err_ddim = (ddim - exact_flow(noise, mu, s, SCHEDULE.timesteps(20)[0], 0)).abs().max().item()
     assert err_dpm < 0.01, err_dpm
     assert err_dpm < err_ddim / 3, (err_dpm, err_ddim)
+
+
+def test_v_prediction_target_and_conversion_round_trip():
+    g = torch.Generator().manual_seed(1)
+    x0, noise = torch.randn(4, 3, 5, generator=g, dtype=torch.float64), torch.randn(4, 3, 5, generator=g, dtype=torch.float64)
+    t = torch.tensor([0, 300, 700, 999])
+    v = SCHEDULE.target("v", x0, noise, t)
+    x_t = SCHEDULE.add_noise(x0, noise, t)
+    for i in range(4):  # the sampler passes one t for the whole batch
+        eps = SCHEDULE.eps_from("v", v[i : i + 1], x_t[i : i + 1], t[i : i + 1])
+        torch.testing.assert_close(eps, noise[i : i + 1])
+    assert SCHEDULE.target("eps", x0, noise, t) is noise
+    with pytest.raises(ValueError, match="prediction"):
+        as_eps_fn(lambda x, t: x, SCHEDULE, "x0")
+
+
+def test_a_v_prediction_model_samples_the_same_as_its_eps_twin():
+    """The exact v-model of Gaussian data, through as_eps_fn, reaches the eps-model's result."""
+    eps_model = gaussian_data_eps(0.5, 0.3)
+
+    def v_model(x, t):
+        a = SCHEDULE.alphas_cumprod[int(t[0])].item()
+        alpha, sigma = math.sqrt(a), math.sqrt(1 - a)
+        return (eps_model(x, t) - sigma * x) / alpha  # eps = σ·x + α·v
+
+    noise = torch.randn(512, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    for sampler in (ddim_sample, dpmpp_2m_sample):
+        expected = sampler(eps_model, noise, SCHEDULE, 20)
+        torch.testing.assert_close(sampler(as_eps_fn(v_model, SCHEDULE, "v"), noise, SCHEDULE, 20), expected)
 
 
 def test_progress_callback_every_step_and_cancel():

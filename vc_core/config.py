@@ -108,6 +108,7 @@ class ModelSpec:
     misc_size: int  # depth / sketch / image / mask conditions are misc_size²
     depth_from: str = "midas"  # 'midas' (depth/20 clamped to [0,10]) or 'nearness' ([0,1], 1 = near)
     sketch_from: str = "pidinet"  # 'pidinet' (PiDiNet + cleaner when present, else Canny) or 'canny'
+    prediction: str = "eps"  # what the UNet outputs: 'eps' (official) or 'v' (= α·eps − σ·x0)
 
     @classmethod
     def official(cls) -> "ModelSpec":
@@ -132,4 +133,8 @@ class ModelSpec:
             "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "head_width": 32, "patch_size": 32},
             "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 3},
         }
-        return cls("embedded", unet, vae, clip, video_size=128, misc_size=128, depth_from="nearness", sketch_from="canny")
+        # v-prediction: a small eps-model trained briefly stays worse than eps = σ·x_t at high
+        # noise, where the sampler amplifies eps errors by σ/α; v keeps x0 well-posed there.
+        return cls(
+            "embedded", unet, vae, clip, video_size=128, misc_size=128, depth_from="nearness", sketch_from="canny", prediction="v"
+        )

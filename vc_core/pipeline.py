@@ -22,7 +22,7 @@ from vc_core.config import CONDITION_CHANNELS, ModelSpec
 from vc_core.models.clip import CLIPEncoder, load_clip
 from vc_core.models.unet import LoadReport, UNet3D, load_unet
 from vc_core.models.vae import AutoencoderKL, load_vae
-from vc_core.sampling import DEFAULT_GUIDE_SCALE, SAMPLERS, NoiseSchedule, StepCallback, cfg_eps_fn, sample
+from vc_core.sampling import DEFAULT_GUIDE_SCALE, SAMPLERS, NoiseSchedule, StepCallback, as_eps_fn, cfg_eps_fn, sample
 from vc_core.weights import WeightError, find_official_files, load_frozen, read_checkpoint
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,9 @@ class Pipeline:
         meta_path = folder / "model.json"
         if not meta_path.is_file():
             raise WeightError(f"embedded model not found: {meta_path} is missing (train it with the recipe in vc_core/train)")
-        spec.vae.scale_factor = float(json.loads(meta_path.read_text())["vae_scale_factor"])
+        meta = json.loads(meta_path.read_text())
+        spec.vae.scale_factor = float(meta["vae_scale_factor"])
+        spec.prediction = meta["prediction"]
         parts = {}
         for key in ("unet", "vae", "clip"):
             state = read_checkpoint(folder / f"{key}.safetensors", f"embedded {key}")
@@ -190,7 +192,7 @@ class Pipeline:
                 size = self.unet.config.latent_size
                 generator = torch.Generator().manual_seed(int(request.seed))
                 noise = torch.randn(1, self.unet.config.in_dim, request.frames, size, size, generator=generator).to(self.device)
-                eps_fn = cfg_eps_fn(self.unet, cond, uncond, request.guide_scale)
+                eps_fn = as_eps_fn(cfg_eps_fn(self.unet, cond, uncond, request.guide_scale), self.schedule, self.spec.prediction)
                 callback: StepCallback | None = None
                 if progress is not None:
                     callback = lambda i, n, t, x, x0: progress(i + 1, n)  # noqa: E731

@@ -15,6 +15,7 @@ import torch
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 DEFAULT_GUIDE_SCALE = 9.0  # hard-coded in the official sampling call (cfg.guide_scale is unused)
 SAMPLERS = ("ddim", "dpmpp_2m")
+PREDICTIONS = ("eps", "v")
 # Keyword arguments the UNet broadcasts over the batch: passed once for both guidance branches.
 SHARED_KWARGS = ("features",)
 
@@ -69,10 +70,42 @@ class NoiseSchedule:
         """ᾱ_t indexed in float64, then cast to the latent's dtype (as official)."""
         return self.alphas_cumprod[max(t, 0)].to(device=like.device, dtype=like.dtype)
 
+    def _alpha_sigma(self, t: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a = self.alphas_cumprod.to(like.device)[t.to(like.device)].to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
+        return a.sqrt(), (1 - a).sqrt()
+
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """q(x_t | x_0) for training: √ᾱ_t·x0 + √(1−ᾱ_t)·noise, t per batch element."""
-        a = self.alphas_cumprod.to(x0.device)[t].to(x0.dtype).view(-1, *([1] * (x0.dim() - 1)))
-        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+        alpha, sigma = self._alpha_sigma(t, x0)
+        return alpha * x0 + sigma * noise
+
+    def target(self, prediction: str, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Training target of a model that predicts ``prediction`` ('eps' or 'v' = α·eps − σ·x0)."""
+        if prediction == "eps":
+            return noise
+        if prediction == "v":
+            alpha, sigma = self._alpha_sigma(t, x0)
+            return alpha * noise - sigma * x0
+        raise ValueError(f"unknown prediction {prediction!r}; choose one of {PREDICTIONS}")
+
+    def eps_from(self, prediction: str, output: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The eps a model output stands for: eps = σ·x_t + α·v for v-prediction."""
+        if prediction == "eps":
+            return output
+        if prediction == "v":
+            alpha, sigma = self._alpha_sigma(t.expand(x.shape[0]), x)
+            return sigma * x + alpha * output
+        raise ValueError(f"unknown prediction {prediction!r}; choose one of {PREDICTIONS}")
+
+
+def as_eps_fn(model_fn: EpsFn, schedule: NoiseSchedule, prediction: str) -> EpsFn:
+    """Samplers work in eps; a v-prediction model's (guided) output is converted per step.
+    Guidance commutes with the conversion because eps is affine in v for a fixed x_t."""
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"unknown prediction {prediction!r}; choose one of {PREDICTIONS}")
+    if prediction == "eps":
+        return model_fn
+    return lambda x, t: schedule.eps_from(prediction, model_fn(x, t), x, t)
 
 
 def cfg_eps_fn(
@@ -85,7 +118,7 @@ def cfg_eps_fn(
     """eps = eps_u + s·(eps_c − eps_u); the two branches run as one batch when ``batched``.
 
     ``uncond`` must have the same keys as ``cond``. Without ``guide_scale`` (None) or ``uncond``
-    only the conditional branch runs.
+    only the conditional branch runs. For a v-prediction model wrap the result in :func:`as_eps_fn`.
     """
     if guide_scale is None or uncond is None:
         return lambda x, t: model(x, _batch_t(t, x), **cond)

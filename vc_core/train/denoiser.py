@@ -140,7 +140,9 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--text-lr", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=3)
-    p.add_argument("--high-t-fraction", type=float, default=0.5)
+    p.add_argument("--high-t-fraction", type=float, default=0.3)
+    p.add_argument("--init", type=Path, help="checkpoint to start a new stage from (default: t2v for compose)")
+    p.add_argument("--out", type=Path, help="stage folder (default: <runs>/denoiser_<stage>)")
     args = p.parse_args()
 
     spec = ModelSpec.embedded()
@@ -153,9 +155,10 @@ def main() -> None:
     # no activation checkpointing: the small model fits in memory and recomputation costs ~10 %
     unet = UNet3D(replace(spec.unet, use_checkpoint=False))
     ema = copy.deepcopy(unet).requires_grad_(False)
-    out = args.runs / f"denoiser_{args.stage}"
-    if args.stage == "compose" and not (out / "ckpt.pt").exists():  # start from the t2v stage
-        previous = read_checkpoint(args.runs / "denoiser_t2v" / "ckpt.pt", "t2v checkpoint")
+    out = args.out or args.runs / f"denoiser_{args.stage}"
+    init = args.init or (args.runs / "denoiser_t2v" / "ckpt.pt" if args.stage == "compose" else None)
+    if init is not None and not (out / "ckpt.pt").exists():
+        previous = read_checkpoint(init, "initial denoiser checkpoint")
         for key, module in (("unet", unet), ("ema", ema), ("clip", clip)):
             module.load_state_dict(previous[key])
     unet.train()
@@ -191,8 +194,8 @@ def main() -> None:
         y = clip.encode_text(captions)
         t = torch.from_numpy(sample_timesteps(rng, args.batch, schedule.num_timesteps, args.high_t_fraction))
         noise = torch.randn_like(x0)
-        eps = unet(schedule.add_noise(x0, noise, t), t, y=y, **kwargs)
-        loss = F.mse_loss(eps, noise)
+        output = unet(schedule.add_noise(x0, noise, t), t, y=y, **kwargs)
+        loss = F.mse_loss(output, schedule.target(spec.prediction, x0, noise, t))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -203,7 +206,7 @@ def main() -> None:
                 e.lerp_(p_, 1 - decay)
         return {"loss": loss.item()}
 
-    run_stage(f"denoiser_{args.stage}", out, {"unet": unet, "ema": ema, "clip": clip}, opt, step, args.steps, args.minutes, args.seed)
+    run_stage(out.name, out, {"unet": unet, "ema": ema, "clip": clip}, opt, step, args.steps, args.minutes, args.seed)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def main() -> None:
     save_file(half(autoencoder["vae"]), args.out / "vae.safetensors")
     spec = ModelSpec.embedded()
     steps = {}
-    for stage in ("autoencoder", "towers", "denoiser_t2v", "denoiser_compose"):
+    for stage in dict.fromkeys(("autoencoder", "towers", "denoiser_t2v", "denoiser_compose", args.stage)):
         log = args.runs / stage / "loss.jsonl"
         lines = log.read_text().splitlines() if log.exists() else []
         if lines:
@@ -52,6 +52,7 @@ def main() -> None:
         "vae": asdict(spec.vae) | {"scale_factor": stats["scale_factor"]},
         "clip": spec.clip,
         "video_size": spec.video_size,
+        "prediction": spec.prediction,
         "unet_weights": args.unet,
         "training": steps,
     }
