@@ -175,12 +175,18 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--sampler", default="ddim")
     p.add_argument("--json", default=None)
+    p.add_argument("--folder", default=None, help="an exported embedded model folder instead of assets/embedded")
+    p.add_argument("--only", nargs="+", default=None, help="run only these metrics (method names)")
     args = p.parse_args()
     torch.set_grad_enabled(False)
     start = time.time()
-    ev = Evaluator(load_pipeline(args.model, args.weights), args.scenes, args.steps, args.sampler)
+    pipe = Pipeline.from_embedded(args.folder) if args.folder else load_pipeline(args.model, args.weights)
+    ev = Evaluator(pipe, args.scenes, args.steps, args.sampler)
     results: dict = {"model": args.model, "scenes": args.scenes, "steps": args.steps, "sampler": args.sampler}
-    for metric in (ev.motion_from_strokes, ev.motion_from_clip, ev.text, ev.image_to_video, ev.inpainting, ev.sketch_and_depth, ev.frame_consistency):
+    metrics = (ev.motion_from_strokes, ev.motion_from_clip, ev.text, ev.image_to_video, ev.inpainting, ev.sketch_and_depth, ev.frame_consistency)
+    for metric in metrics:
+        if args.only and metric.__name__ not in args.only:
+            continue
         t0 = time.time()
         part = metric()
         results |= part
