@@ -14,6 +14,7 @@ from vc_core.conditions import (
     mask_from_image,
     mask_from_video,
     masked_video_condition,
+    paste_outside_mask,
     rectangle_mask,
     uncrop_mask,
 )
@@ -74,3 +75,18 @@ def test_masked_video_composition_values():
 def test_masked_video_rejects_mismatched_masks():
     with pytest.raises(ConditionError, match="does not match"):
         masked_video_condition(torch.zeros(8, 3, 384, 384), mask_clip(np.zeros((256, 256), bool), 8))
+
+
+def test_paste_outside_mask_keeps_the_source_exactly_and_the_hidden_part_generated():
+    rng = np.random.default_rng(0)
+    source = rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    generated = rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    hidden = rectangle_mask((0.25, 0.25, 0.75, 0.75), 128)  # on another grid than the video
+    out = paste_outside_mask(generated, source, hidden, feather_px=3)
+    np.testing.assert_array_equal(out[:, 16:48, 16:48], generated[:, 16:48, 16:48])  # all of the hidden part
+    np.testing.assert_array_equal(out[:, :10], source[:, :10])  # beyond the feather
+    ring = out[:, 14, 20:40].astype(int)  # 2 px outside the mask: a blend of both
+    assert (np.minimum(source[:, 14, 20:40], generated[:, 14, 20:40]) <= ring).all()
+    assert (ring <= np.maximum(source[:, 14, 20:40], generated[:, 14, 20:40])).all()
+    with pytest.raises(ConditionError, match="shape"):
+        paste_outside_mask(generated[:2], source, hidden)

@@ -88,6 +88,17 @@ def test_inpaint_painted_mask_and_presets(pipe, tools):
         tasks.inpaint_request(pipe, tools, "x", SETTINGS, video=None, preset="left half")
 
 
+def test_inpainting_result_keeps_the_source_outside_the_mask_unless_asked_not_to(pipe, tools):
+    video = example("moving_object.mp4")
+    kept = tasks.generate(pipe, tasks.inpaint_request(pipe, tools, "x", SETTINGS, video=video, preset="left half"))
+    size = pipe.spec.video_size
+    source = tasks._ReferenceVideo(tools, video, SETTINGS.frames, 0.0).video_frames(size)
+    np.testing.assert_array_equal(kept.video[:, :, size // 2 + 5 :], source[:, :, size // 2 + 5 :])
+    assert kept.parameters["mask"]["keep_unmasked"] is True
+    raw = tasks.generate(pipe, tasks.inpaint_request(pipe, tools, "x", SETTINGS, video=video, preset="left half", keep_unmasked=False))
+    assert not np.array_equal(raw.video[:, :, size // 2 + 5 :], source[:, :, size // 2 + 5 :])  # the model's own decode
+
+
 def test_motion_transfer_takes_motion_and_appearance(pipe, tools):
     p = tasks.motion_transfer_request(pipe, tools, "", SETTINGS, video=example("camera_pan.mp4"), image=example("first_frame.png"))
     assert set(p.request.conditions) == {"motion", "local_image"} and p.motion is not None

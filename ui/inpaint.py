@@ -35,6 +35,10 @@ def build(ctx: AppContext) -> None:
                     label="keep the source's depth", value=False, interactive=not depth_reason,
                     info=depth_reason.splitlines()[0] or None,
                 )
+                keep_unmasked = gr.Checkbox(
+                    label="keep the source's pixels outside the mask", value=True,
+                    info="off: the whole video is re-decoded by the model (softer outside the mask)",
+                )
             controls = settings_controls(ctx, "inpaint")
         with gr.Column():
             panel = output_panel("inpaint")
@@ -55,6 +59,7 @@ def build(ctx: AppContext) -> None:
         preset: str,
         keep_motion: bool,
         keep_depth: bool,
+        keep_unmasked: bool,
         model: str,
         frames: float,
         steps: float,
@@ -69,12 +74,12 @@ def build(ctx: AppContext) -> None:
             lambda pipe: tasks.inpaint_request(
                 pipe, ctx.tools, prompt, s, video=video, mask_layers=editor_layers(mask),
                 preset=None if preset == PAINTED else preset, keep_motion=keep_motion, keep_depth=keep_depth,
-                video_start_s=video_start_s or 0.0,
+                video_start_s=video_start_s or 0.0, keep_unmasked=keep_unmasked,
             ),
             model, request, progress,
         )
 
-    panel.wire(ctx, inpaint, [prompt, video, start, mask, preset, keep_motion, keep_depth, *controls.inputs], "inpaint")
+    panel.wire(ctx, inpaint, [prompt, video, start, mask, preset, keep_motion, keep_depth, keep_unmasked, *controls.inputs], "inpaint")
     gr.Examples(
         [
             ["a purple circle", example_path("moving_object.mp4"), "centre box", True],

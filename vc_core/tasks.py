@@ -52,6 +52,7 @@ from vc_core.conditions import (
     mask_clip,
     mask_from_image,
     masked_video_condition,
+    paste_outside_mask,
     masked_video_preview,
     misc_frames_tensor,
     motion_arrows_preview,
@@ -128,6 +129,7 @@ class Prepared:
     motion: np.ndarray | None  # (F, 2, S, S) requested motion at the video size, for adherence
     warnings: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # JSON-able: task, inputs, how conditions were made
+    paste_back: tuple[np.ndarray, np.ndarray] | None = None  # (source frames, mask): keep the source outside the mask
 
 
 @dataclass
@@ -278,6 +280,7 @@ class _Builder:
         self.conditions: dict[str, torch.Tensor] = {}
         self.previews: dict[str, list[np.ndarray]] = {}
         self.warnings: list[str] = []
+        self.paste_back: tuple[np.ndarray, np.ndarray] | None = None
         self.info: dict[str, Any] = {"task": task, "inputs": {}, "condition_sources": {}}
         self.style: torch.Tensor | None = None
         self.motion: np.ndarray | None = None
@@ -335,7 +338,7 @@ class _Builder:
         if not request.prompt and not request.conditions and request.style_image is None:
             raise ConditionError("Nothing to generate from: write a prompt or give at least one condition.")
         self.info["prepare_s"] = round(time.perf_counter() - self.started, 3)
-        return Prepared(request, self.previews, self.motion, self.warnings, self.info)
+        return Prepared(request, self.previews, self.motion, self.warnings, self.info, self.paste_back)
 
 
 def _checked_prompt(prompt: str | None) -> str:
@@ -430,9 +433,11 @@ def inpaint_request(
     keep_motion: bool = False,
     keep_depth: bool = False,
     video_start_s: float = 0.0,
+    keep_unmasked: bool = True,
 ) -> Prepared:
     """Regenerate the masked part of a video. The mask is painted (layers: opaque paint or white =
-    regenerate) or a preset from :data:`MASK_PRESETS`; the preset wins when both are given."""
+    regenerate) or a preset from :data:`MASK_PRESETS`; the preset wins when both are given.
+    With ``keep_unmasked`` the result shows the source's own pixels outside the mask."""
     if video is None:
         raise ConditionError("Upload the video to inpaint.")
     b = _Builder(pipe, "inpaint", prompt, settings)
@@ -450,7 +455,9 @@ def inpaint_request(
         b.warnings.append("The mask hides the whole picture, so nothing of the video is kept.")
     masked = masked_video_condition(ref.misc(size), mask_clip(mask, settings.frames))
     b.add("masked", masked, f"mask {how}, {100 * mask.mean():.0f}% regenerated", masked_video_preview(masked))
-    b.info["mask"] = {"how": how, "hidden_fraction": round(float(mask.mean()), 4)}
+    b.info["mask"] = {"how": how, "hidden_fraction": round(float(mask.mean()), 4), "keep_unmasked": keep_unmasked}
+    if keep_unmasked:
+        b.paste_back = (ref.video_frames(pipe.spec.video_size), mask)
     if keep_depth:
         b.add_reference_depth(tools, ref)
     if keep_motion:
@@ -637,6 +644,8 @@ def generate(
     """Run the request; add motion adherence when motion was requested and record everything."""
     result: GenerationResult = pipe.generate(prepared.request, progress, cancel)
     video = result.video.numpy()
+    if prepared.paste_back is not None:
+        video = paste_outside_mask(video, *prepared.paste_back)
     adherence = None
     if prepared.motion is not None:
         measured = motion_adherence(video, prepared.motion)

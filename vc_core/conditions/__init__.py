@@ -47,6 +47,7 @@ from vc_core.conditions.masks import (
     mask_from_image,
     mask_from_video,
     masked_video_condition,
+    paste_outside_mask,
     rectangle_mask,
     uncrop_mask,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "mask_from_image",
     "mask_from_video",
     "masked_video_condition",
+    "paste_outside_mask",
     "masked_video_preview",
     "misc_frames_tensor",
     "motion_arrows_preview",

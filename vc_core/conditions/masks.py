@@ -88,6 +88,22 @@ def masked_video_condition(misc_frames: torch.Tensor, masks: torch.Tensor) -> to
     return torch.cat([(misc_frames * 2.0 - 1.0) * keep, keep], dim=1)
 
 
+def paste_outside_mask(generated: np.ndarray, source: np.ndarray, mask: np.ndarray, feather_px: int = 4) -> np.ndarray:
+    """Generated (F,H,W,3) uint8 inside the (H,W) mask, the source's own pixels outside it.
+
+    The autoencoder blurs whatever it decodes, so without this the part the user wanted kept comes
+    back softened. The blend ramps over ``feather_px`` pixels *outside* the mask, so every hidden
+    pixel is still the model's and no seam shows at the border.
+    """
+    if generated.shape != source.shape:
+        raise ConditionError(f"the generated video {generated.shape} and its source {source.shape} differ in shape")
+    hidden = cv2.resize(np.asarray(mask, np.uint8), generated.shape[2:0:-1], interpolation=cv2.INTER_NEAREST) > 0
+    # distance (px) from each kept pixel to the nearest hidden one → weight of the generated video
+    distance = cv2.distanceTransform((~hidden).astype(np.uint8), cv2.DIST_L2, 3)
+    weight = np.clip(1.0 - distance / (feather_px + 1), 0.0, 1.0)[None, :, :, None]
+    return np.rint(weight * generated + (1.0 - weight) * source).astype(np.uint8)
+
+
 def _luminance(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
