@@ -1,6 +1,7 @@
 """Shared helpers for the benchmark scripts: machine description, timing, matmul reference."""
 from __future__ import annotations
 
+import multiprocessing
 import platform
 import resource
 import time
@@ -45,3 +46,26 @@ def matmul_flops(dtype: torch.dtype, device: str = "cpu", n: int = 2048) -> floa
 
 def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field))
+
+
+def _child_peak(fn: Callable[[], object], conn) -> None:
+    start = _rss_kb("VmRSS:")
+    fn()
+    conn.send((_rss_kb("VmHWM:") - start) / 1e3)
+
+
+def peak_increase_mb(fn: Callable[[], object]) -> float:
+    """Peak resident-memory growth while ``fn`` runs, measured in a forked child (Linux): the
+    child's high-water mark starts at its RSS at fork, so variants do not mask each other."""
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child_peak, args=(fn, send))
+    child.start()
+    result = receive.recv()
+    child.join()
+    return result

@@ -4,7 +4,9 @@
 
 Rows: DDIM and DPM-Solver++ as shipped (STC features once, batched CFG), then DDIM with the
 STC-encoder recomputed in every UNet call and DDIM with two UNet calls per step (official
-style), so each optimisation's gain is measured in the same run.
+style), so each optimisation's gain is measured in the same run; the share of sampling time
+spent outside the UNet (scheduler, guidance, data movement); VAE decode time and peak memory
+per frame-chunk size.
 """
 from __future__ import annotations
 
@@ -18,11 +20,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import machine, peak_rss_gb  # noqa: E402
+from benchmarks.common import machine, peak_increase_mb, peak_rss_gb  # noqa: E402
 from vc_core.conditions.strokes import preset_motion  # noqa: E402
 from vc_core.conditions.transforms import to_model_layout  # noqa: E402
 from vc_core.pipeline import GenerationRequest, Pipeline, load_pipeline  # noqa: E402
-from vc_core.sampling import cfg_eps_fn, sample  # noqa: E402
+from vc_core.sampling import as_eps_fn, cfg_eps_fn, sample  # noqa: E402
 from vc_core.video_io import write_mp4  # noqa: E402
 
 
@@ -36,8 +38,8 @@ def motion_request(pipe, frames: int, steps: int, sampler: str) -> GenerationReq
     )
 
 
-def unoptimised_sampling(pipe, request: GenerationRequest, batched: bool, stc_once: bool) -> float:
-    """Sampling time with the STC branches in every call and/or two calls per step."""
+def time_sampling(pipe, request: GenerationRequest, batched: bool, stc_once: bool) -> float:
+    """Sampling time; optionally the STC branches in every call and/or two calls per step (official)."""
     unet = pipe.unet
     y = pipe.text_embedding(request.prompt)
     conds = {k: v.to(pipe.device) for k, v in request.conditions.items()}
@@ -46,8 +48,50 @@ def unoptimised_sampling(pipe, request: GenerationRequest, batched: bool, stc_on
     size = unet.config.latent_size
     noise = torch.randn(1, unet.config.in_dim, request.frames, size, size)
     start = time.perf_counter()
-    sample(request.sampler, cfg_eps_fn(unet, cond, uncond, request.guide_scale, batched=batched), noise, pipe.schedule, request.steps)
+    eps_fn = as_eps_fn(cfg_eps_fn(unet, cond, uncond, request.guide_scale, batched=batched), pipe.schedule, pipe.spec.prediction)
+    sample(request.sampler, eps_fn, noise, pipe.schedule, request.steps)
     return time.perf_counter() - start
+
+
+def sampling_overhead(pipe, request: GenerationRequest) -> tuple[float, float]:
+    """(sampling seconds, seconds inside UNet forward) for one shipped-style sampling run."""
+    inside = []
+    pre = pipe.unet.register_forward_pre_hook(lambda *_: inside.append(-time.perf_counter()))
+    post = pipe.unet.register_forward_hook(lambda *_: inside.append(time.perf_counter()))
+    try:
+        total = time_sampling(pipe, request, batched=True, stc_once=True)
+    finally:
+        pre.remove()
+        post.remove()
+    return total, sum(inside)
+
+
+def compiled_sampling(pipe, request: GenerationRequest) -> None:
+    """Same sampling with the UNet's forward under torch.compile; the first run pays the compile."""
+    eager = pipe.unet.forward
+    pipe.unet.forward = torch.compile(eager)
+    try:
+        start = time.perf_counter()
+        time_sampling(pipe, request, batched=True, stc_once=True)
+        first = time.perf_counter() - start
+        seconds = min(time_sampling(pipe, request, batched=True, stc_once=True) for _ in range(2))
+    finally:
+        pipe.unet.forward = eager
+    print(f"| torch.compile(unet) | {seconds:.2f} (first run incl. compile {first:.0f}) |")
+
+
+def vae_chunks(pipe, frames: int, chunks: tuple[int, ...] = (16, 4, 1)) -> None:
+    size = pipe.unet.config.latent_size
+    latents = torch.randn(1, pipe.unet.config.in_dim, frames, size, size)
+    print("\n| VAE decode, frames per chunk | seconds | peak memory increase |")
+    print("|---|---|---|")
+    for chunk in chunks:
+        decode = lambda c=chunk: pipe.vae.decode_video(latents, chunk=c)  # noqa: E731
+        decode()  # warm-up
+        start = time.perf_counter()
+        decode()
+        seconds = time.perf_counter() - start
+        print(f"| {chunk} | {seconds:.2f} | {peak_increase_mb(decode):.0f} MB |")
 
 
 def main() -> None:
@@ -57,6 +101,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--folder", default=None, help="an exported embedded model folder instead of assets/embedded")
+    p.add_argument("--compile", action="store_true", help="also time sampling with torch.compile(unet) (compile time apart)")
     args = p.parse_args()
     torch.set_grad_enabled(False)
     pipe = Pipeline.from_embedded(args.folder) if args.folder else load_pipeline(args.model, args.weights)
@@ -82,8 +127,13 @@ def main() -> None:
     print("\n| DDIM sampling only | seconds |")
     print("|---|---|")
     for name, batched, stc_once in rows:
-        seconds = np.min([unoptimised_sampling(pipe, request, batched, stc_once) for _ in range(2)])
+        seconds = np.min([time_sampling(pipe, request, batched, stc_once) for _ in range(2)])
         print(f"| {name} | {seconds:.2f} |")
+    if args.compile:
+        compiled_sampling(pipe, request)
+    total, unet = sampling_overhead(pipe, request)
+    print(f"\nsampling {total:.2f} s, inside the UNet {unet:.2f} s: overhead outside the UNet {(total - unet) / total:.1%}")
+    vae_chunks(pipe, args.frames)
 
 
 if __name__ == "__main__":

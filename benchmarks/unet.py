@@ -8,6 +8,7 @@ Batch 2 = batched classifier-free guidance, 32×32 latents; on CPU fewer frames 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -25,6 +26,7 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=2 if not torch.cuda.is_available() else 16)
     p.add_argument("--dtype", nargs="+", default=["float32", "bfloat16"])
     p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--memory-format", nargs="+", default=["contiguous", "channels_last"], choices=["contiguous", "channels_last"])
     args = p.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.set_grad_enabled(False)
@@ -40,20 +42,21 @@ def main() -> None:
     flops = counter.get_total_flops()
     print(f"machine: {machine()}")
     print(f"UNet official config, batch 2 (batched CFG), {f} frames, 32x32 latents: {flops / 1e12:.3f} TFLOP per call")
-    print("| dtype | time per call | achieved TFLOP/s | matmul TFLOP/s (same run) | ratio |")
-    print("|---|---|---|---|---|")
+    print("| dtype | memory format | time per call | achieved TFLOP/s | matmul TFLOP/s (same run) | ratio |")
+    print("|---|---|---|---|---|---|")
+    nets = {"contiguous": net, "channels_last": copy.deepcopy(net).to(memory_format=torch.channels_last)}
     for name in args.dtype:
         dtype = getattr(torch, name)
-        ctx = torch.autocast(device, dtype=dtype, enabled=dtype != torch.float32)
-
-        def call():
-            with ctx:
-                net(x, t, y=y, features=features)
-
-        seconds = best_time(call, repeat=args.repeat)
         reference = matmul_flops(dtype, device)
-        achieved = flops / seconds
-        print(f"| {name} | {seconds:.3f} s | {achieved / 1e12:.3f} | {reference / 1e12:.3f} | {achieved / reference:.0%} |")
+        for layout in args.memory_format:
+
+            def call(model=nets[layout]):
+                with torch.autocast(device, dtype=dtype, enabled=dtype != torch.float32):
+                    model(x, t, y=y, features=features)
+
+            seconds = best_time(call, repeat=args.repeat)
+            achieved = flops / seconds
+            print(f"| {name} | {layout} | {seconds:.3f} s | {achieved / 1e12:.3f} | {reference / 1e12:.3f} | {achieved / reference:.0%} |")
 
 
 if __name__ == "__main__":
