@@ -39,6 +39,17 @@ def test_same_seed_same_video_other_seed_other_video(pipe):
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+def test_condition_guidance_follows_the_request_else_the_model_default(pipe):
+    size = pipe.video_size
+    base = dict(prompt="a red star", conditions={"motion": motion(8, size)}, frames=8, steps=2, seed=3)
+    default = pipe.generate(GenerationRequest(**base))
+    assert default.parameters["condition_guidance"] is pipe.spec.condition_guidance
+    on = pipe.generate(GenerationRequest(**base, condition_guidance=True))
+    off = pipe.generate(GenerationRequest(**base, condition_guidance=False))
+    assert on.parameters["condition_guidance"] and not off.parameters["condition_guidance"]
+    assert not torch.equal(on.video, off.video)
+
+
 def test_style_image_and_dpmpp(pipe):
     from PIL import Image
 

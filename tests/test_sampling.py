@@ -104,7 +104,13 @@ def test_batched_cfg_equals_two_separate_calls(small):
         uncond = {"y": torch.zeros_like(y), "image": torch.zeros_like(image), "features": features}
         one = cfg_eps_fn(net, cond, uncond, 9.0, batched=True)(x, t)
         two = cfg_eps_fn(net, cond, uncond, 9.0, batched=False)(x, t)
+        # condition guidance: the unconditional branch without the spatial conditions
+        unguided = uncond | {"features": torch.zeros_like(features)}
+        one_guided = cfg_eps_fn(net, cond, unguided, 9.0, batched=True)(x, t)
+        two_guided = cfg_eps_fn(net, cond, unguided, 9.0, batched=False)(x, t)
     assert (one - two).abs().max().item() < 1e-4
+    assert (one_guided - two_guided).abs().max().item() < 1e-4
+    assert (one_guided - one).abs().max().item() > 1e-2  # it does change the guidance
 
 
 @pytest.mark.reference

@@ -159,11 +159,12 @@ class SettingsControls:
     guidance: gr.Slider
     sampler: gr.Radio
     seed: gr.Number
+    condition_guidance: gr.Dropdown
 
     @property
     def inputs(self) -> list[gr.components.Component]:
         """In the order every tab's handler takes them, after its own inputs."""
-        return [self.model, self.frames, self.steps, self.guidance, self.sampler, self.seed]
+        return [self.model, self.frames, self.steps, self.guidance, self.sampler, self.seed, self.condition_guidance]
 
 
 def settings_controls(ctx: AppContext, tab: str) -> SettingsControls:
@@ -186,8 +187,13 @@ def settings_controls(ctx: AppContext, tab: str) -> SettingsControls:
             with gr.Column(min_width=160):
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=SEED_MAX, label="Seed", elem_id=f"{tab}-seed")
                 shuffle = gr.Button("Random seed", size="sm")
+        condition_guidance = gr.Dropdown(
+            list(CONDITION_GUIDANCE), value="model default", label="Guidance strengthens the conditions too",
+            info="on: the unguided branch also drops the spatial conditions (embedded default); off: official behaviour",
+            elem_id=f"{tab}-condition-guidance",
+        )
     shuffle.click(lambda: random.randint(0, SEED_MAX), None, seed, queue=False, api_visibility="private")
-    return SettingsControls(model, frames, steps, guidance, sampler, seed)
+    return SettingsControls(model, frames, steps, guidance, sampler, seed, condition_guidance)
 
 
 def _model_note(models: dict[str, str]) -> str:
@@ -195,12 +201,20 @@ def _model_note(models: dict[str, str]) -> str:
     return "Not available — " + "; ".join(missing) if missing else "All models available."
 
 
-def settings(frames: float, steps: float, guidance: float, sampler: str, seed: float) -> tasks.Settings:
+CONDITION_GUIDANCE = {"model default": None, "on": True, "off": False}
+
+
+def settings(
+    frames: float, steps: float, guidance: float, sampler: str, seed: float, condition_guidance: str = "model default"
+) -> tasks.Settings:
     """The controls' values as sampling settings. Gradio checks ranges, but API callers can still
     send NaN, infinity or nothing, which would otherwise fail later with a Python message."""
+    if condition_guidance not in CONDITION_GUIDANCE:
+        raise gr.Error(f"Condition guidance must be one of {list(CONDITION_GUIDANCE)}, got {condition_guidance!r}.", print_exception=False)
     return tasks.Settings(
         frames=int(_finite(frames, "Frames")), steps=int(_finite(steps, "Sampling steps")),
         guide_scale=_finite(guidance, "Guidance scale"), sampler=sampler, seed=int(_finite(seed, "Seed")),
+        condition_guidance=CONDITION_GUIDANCE[condition_guidance],
     )
 
 

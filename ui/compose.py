@@ -56,10 +56,11 @@ def build(ctx: AppContext) -> None:
         guidance: float,
         sampler: str,
         seed: float,
+        condition_guidance: str,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),
     ):
-        s = settings(frames, steps, guidance, sampler, seed)
+        s = settings(frames, steps, guidance, sampler, seed, condition_guidance)
         yield from ctx.run(
             lambda pipe: tasks.compose_request(
                 pipe, ctx.tools, prompt, s, image=image, style=style, sketch=editor_picture(sketch),

@@ -61,10 +61,11 @@ def build(ctx: AppContext) -> None:
         guidance: float,
         sampler: str,
         seed: float,
+        condition_guidance: str,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),
     ):
-        s = settings(frames, steps, guidance, sampler, seed)
+        s = settings(frames, steps, guidance, sampler, seed, condition_guidance)
         yield from ctx.run(
             lambda pipe: tasks.draw_motion_request(
                 pipe, ctx.tools, prompt, s, image=image, drawing=strokes, preset=None if preset == NO_PRESET else preset

@@ -66,10 +66,11 @@ def build(ctx: AppContext) -> None:
         guidance: float,
         sampler: str,
         seed: float,
+        condition_guidance: str,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),
     ):
-        s = settings(frames, steps, guidance, sampler, seed)
+        s = settings(frames, steps, guidance, sampler, seed, condition_guidance)
         yield from ctx.run(
             lambda pipe: tasks.inpaint_request(
                 pipe, ctx.tools, prompt, s, video=video, mask_layers=editor_layers(mask),

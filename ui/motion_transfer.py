@@ -33,10 +33,11 @@ def build(ctx: AppContext) -> None:
         guidance: float,
         sampler: str,
         seed: float,
+        condition_guidance: str,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),
     ):
-        s = settings(frames, steps, guidance, sampler, seed)
+        s = settings(frames, steps, guidance, sampler, seed, condition_guidance)
         yield from ctx.run(
             lambda pipe: tasks.motion_transfer_request(
                 pipe, ctx.tools, prompt, s, video=video, image=image, style=style, video_start_s=video_start_s or 0.0

@@ -109,6 +109,9 @@ class ModelSpec:
     depth_from: str = "midas"  # 'midas' (depth/20 clamped to [0,10]) or 'nearness' ([0,1], 1 = near)
     sketch_from: str = "pidinet"  # 'pidinet' (PiDiNet + cleaner when present, else Canny) or 'canny'
     prediction: str = "eps"  # what the UNet outputs: 'eps' (official) or 'v' (= α·eps − σ·x0)
+    # Default of GenerationRequest.condition_guidance: whether the unconditional guidance branch
+    # also drops the spatial conditions, so guidance strengthens them (official: kept in both).
+    condition_guidance: bool = False
 
     @classmethod
     def official(cls) -> "ModelSpec":
@@ -136,5 +139,6 @@ class ModelSpec:
         # v-prediction: a small eps-model trained briefly stays worse than eps = σ·x_t at high
         # noise, where the sampler amplifies eps errors by σ/α; v keeps x0 well-posed there.
         return cls(
-            "embedded", unet, vae, clip, video_size=128, misc_size=128, depth_from="nearness", sketch_from="canny", prediction="v"
+            "embedded", unet, vae, clip, video_size=128, misc_size=128, depth_from="nearness", sketch_from="canny", prediction="v",
+            condition_guidance=True,  # the small model follows its conditions weakly unguided (docs/EMBEDDED_MODEL.md)
         )

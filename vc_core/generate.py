@@ -48,6 +48,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDE_SCALE)
     p.add_argument("--sampler", choices=SAMPLERS, default="dpmpp_2m")
+    p.add_argument(
+        "--condition-guidance", choices=["on", "off"], default=None,
+        help="guidance also strengthens the spatial conditions (default: the model's; embedded on, official off)",
+    )
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one video per seed")
     p.add_argument("--model", choices=MODEL_NAMES, default="embedded")
     p.add_argument("--weights", help="official weights folder (or $VC_WEIGHTS_DIR)")
@@ -113,7 +117,8 @@ def run(o: dict, tools: tasks.Toolbox) -> list[Path]:
     o["out"].mkdir(parents=True, exist_ok=True)
     written = []
     for seed in [o["seed"]] if isinstance(o["seed"], int) else o["seed"]:
-        settings = tasks.Settings(o["frames"], o["steps"], o["guidance"], o["sampler"], seed)
+        guided = {"on": True, "off": False}.get(o["condition_guidance"], o["condition_guidance"])  # JSON jobs may give a bool
+        settings = tasks.Settings(o["frames"], o["steps"], o["guidance"], o["sampler"], seed, guided)
         prepared = prepare(pipe, tools, o, settings)
         for warning in prepared.warnings:
             print(f"warning: {warning}", file=sys.stderr)

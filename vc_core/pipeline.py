@@ -43,6 +43,9 @@ class GenerationRequest:
     guide_scale: float = DEFAULT_GUIDE_SCALE
     sampler: str = "ddim"
     seed: int = 0
+    # Guidance also strengthens the spatial conditions (dropped in the unconditional branch);
+    # None = the model's default (ModelSpec.condition_guidance).
+    condition_guidance: bool | None = None
 
     def validate(self, conditions_known: list[str]) -> None:
         if not MIN_FRAMES <= self.frames <= MAX_FRAMES:
@@ -186,8 +189,9 @@ class Pipeline:
             with self._autocast():
                 spatial = {k: v.to(self.device) for k, v in request.conditions.items()}
                 features = self.unet.condition_features(**spatial)
-                if features is not None:  # computed once: identical for both branches and all steps
-                    cond["features"] = uncond["features"] = features
+                if features is not None:  # computed once for all steps
+                    cond["features"] = features
+                    uncond["features"] = torch.zeros_like(features) if self._guides_conditions(request) else features
                 lap("condition_features")
                 size = self.unet.config.latent_size
                 generator = torch.Generator().manual_seed(int(request.seed))
@@ -201,7 +205,11 @@ class Pipeline:
             video = self.vae.decode_video(latents.float())
             lap("vae_decode")
         frames = ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu()
-        return GenerationResult(frames, timings, request.parameters() | {"model": self.name})
+        parameters = request.parameters() | {"model": self.name, "condition_guidance": self._guides_conditions(request)}
+        return GenerationResult(frames, timings, parameters)
+
+    def _guides_conditions(self, request: GenerationRequest) -> bool:
+        return self.spec.condition_guidance if request.condition_guidance is None else request.condition_guidance
 
 
 MODEL_NAMES = ("embedded", "official")

@@ -16,7 +16,8 @@ EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 DEFAULT_GUIDE_SCALE = 9.0  # hard-coded in the official sampling call (cfg.guide_scale is unused)
 SAMPLERS = ("ddim", "dpmpp_2m")
 PREDICTIONS = ("eps", "v")
-# Keyword arguments the UNet broadcasts over the batch: passed once for both guidance branches.
+# Keyword arguments the UNet broadcasts over the batch: passed once when both guidance branches
+# hold the same tensor (the official sampler's conditions), stacked like the others otherwise.
 SHARED_KWARGS = ("features",)
 
 
@@ -147,9 +148,7 @@ def _stack(key: str, c, u):
         if c is not None or u is not None:
             raise ValueError(f"'{key}' is given for one guidance branch only")
         return None
-    if key in SHARED_KWARGS:
-        if c is not u and not torch.equal(c, u):
-            raise ValueError(f"'{key}' must be identical in both guidance branches")
+    if key in SHARED_KWARGS and (c is u or torch.equal(c, u)):
         return c
     return torch.cat([c, u])
 

@@ -118,6 +118,7 @@ class Settings:
     guide_scale: float = DEFAULT_GUIDE_SCALE
     sampler: str = "ddim"
     seed: int = 0
+    condition_guidance: bool | None = None  # None: the model's default
 
 
 @dataclass
@@ -332,7 +333,7 @@ class _Builder:
         s = self.settings
         request = GenerationRequest(
             self.prompt, self.conditions, self.style, frames=int(s.frames), steps=int(s.steps),
-            guide_scale=float(s.guide_scale), sampler=s.sampler, seed=int(s.seed),
+            guide_scale=float(s.guide_scale), sampler=s.sampler, seed=int(s.seed), condition_guidance=s.condition_guidance,
         )
         request.validate(self.spec.unet.conditions)
         if not request.prompt and not request.conditions and request.style_image is None:
