@@ -36,3 +36,10 @@ def test_recipe_on_a_few_steps_then_generate(tmp_path):
     pipe = Pipeline.from_embedded(tmp_path / "embedded")
     video = pipe.generate(GenerationRequest("a red star moving left", frames=8, steps=2)).video
     assert video.shape == (8, 128, 128, 3) and video.dtype == torch.uint8
+
+
+def test_training_time_adds_up_over_resumed_runs():
+    from vc_core.train.export import training_seconds
+
+    log = [{"elapsed_s": 10}, {"elapsed_s": 20}, {"elapsed_s": 5}, {"elapsed_s": 15}]  # resumed after 20 s
+    assert training_seconds(log) == 35

@@ -22,6 +22,15 @@ def half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()}
 
 
+def training_seconds(records: list[dict]) -> float:
+    """Total time of a stage's loss log; elapsed_s restarts from 0 at every resumed run."""
+    total = 0.0
+    for previous, record in zip(records, records[1:]):
+        if record["elapsed_s"] < previous["elapsed_s"]:
+            total += previous["elapsed_s"]
+    return total + records[-1]["elapsed_s"]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--runs", type=Path, default=Path("runs"))
@@ -41,10 +50,9 @@ def main() -> None:
     steps = {}
     for stage in dict.fromkeys(("autoencoder", "towers", "denoiser_t2v", "denoiser_compose", args.stage)):
         log = args.runs / stage / "loss.jsonl"
-        lines = log.read_text().splitlines() if log.exists() else []
-        if lines:
-            last = json.loads(lines[-1])
-            steps[stage] = {"steps": last["step"], "minutes": round(last["elapsed_s"] / 60, 1)}
+        records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        if records:
+            steps[stage] = {"steps": records[-1]["step"], "minutes": round(training_seconds(records) / 60, 1)}
     meta = {
         "vae_scale_factor": stats["scale_factor"],
         "autoencoder_psnr_db": stats["psnr_db"],
