@@ -1,7 +1,6 @@
 """Shared helpers for the benchmark scripts: machine description, timing, matmul reference."""
 from __future__ import annotations
 
-import multiprocessing
 import platform
 import resource
 import time
@@ -53,19 +52,11 @@ def _rss_kb(field: str) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith(field))
 
 
-def _child_peak(fn: Callable[[], object], conn) -> None:
+def peak_increase_mb(fn: Callable[[], object]) -> float:
+    """Peak resident-memory growth while ``fn`` runs (Linux): the high-water mark is reset first
+    through /proc/self/clear_refs. Large tensors are mmapped, so freeing them lowers RSS again."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
     start = _rss_kb("VmRSS:")
     fn()
-    conn.send((_rss_kb("VmHWM:") - start) / 1e3)
-
-
-def peak_increase_mb(fn: Callable[[], object]) -> float:
-    """Peak resident-memory growth while ``fn`` runs, measured in a forked child (Linux): the
-    child's high-water mark starts at its RSS at fork, so variants do not mask each other."""
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child_peak, args=(fn, send))
-    child.start()
-    result = receive.recv()
-    child.join()
-    return result
+    return (_rss_kb("VmHWM:") - start) / 1e3
