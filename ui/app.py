@@ -16,7 +16,7 @@ from vc_core.conditions import DEFAULT_LIMITS
 from vc_core.pipeline import available_models, default_device, load_pipeline
 from vc_core.status import engine_status
 
-MAX_QUEUE = 16  # waiting generations beyond this are refused with "queue is full"
+MAX_QUEUE = 32  # waiting generations beyond this are refused with "queue is full" (20 concurrent users fit)
 # Passed to launch(): uploads above the engine's own file limit are refused before they are stored;
 # show_error passes the message of errors raised while Gradio decodes an upload (an undecodable
 # image, say) to the user. Errors inside the handlers are turned into messages by ui.common.
