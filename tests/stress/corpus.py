@@ -152,14 +152,7 @@ def _bad_videos(folder: Path) -> dict[str, str]:
         "raw_h264.h264": (lambda p: write_video(p, moving_object_frames((4, 0), 10, (64, 64), (0, 0), 16)), "ok"),
         "no_extension": (good, "either"),  # Gradio's Video component may insist on an extension
     }
-    expected = {}
-    for name, (content, expect) in files.items():
-        if callable(content):
-            content(d / name)
-        else:
-            _write(d / name, content)
-        expected[f"video/{name}"] = expect
-    return expected
+    return _write_files(d, "video", files)
 
 
 def _bad_images(folder: Path) -> dict[str, str]:
@@ -202,13 +195,18 @@ def _bad_images(folder: Path) -> dict[str, str]:
         "8k_7680x4320.png": (lambda p: Image.new("RGB", (7680, 4320), (90, 90, 90)).save(p, optimize=True), "error"),
         "bomb_20000x20000.png": (lambda p: Image.new("1", (20000, 20000)).save(p), "error"),  # 400 Mpx
     }
+    return _write_files(d, "image", files)
+
+
+def _write_files(folder: Path, group: str, files: dict[str, tuple[bytes | Callable[[Path], Any], str]]) -> dict[str, str]:
+    """Write each file (bytes, or a function that writes it); returns '<group>/<name>' → expected outcome."""
     expected = {}
     for name, (content, expect) in files.items():
         if callable(content):
-            content(d / name)
+            content(folder / name)
         else:
-            _write(d / name, content)
-        expected[f"image/{name}"] = expect
+            _write(folder / name, content)
+        expected[f"{group}/{name}"] = expect
     return expected
 
 

@@ -174,12 +174,16 @@ def run_sequential(app: RunningApp, report: LoadReport, count: int, frames: int,
         report.failures.append(f"resident memory grew {100 * report.leak_ratio:.1f} % between {baseline_after} and {count} generations")
 
 
-def run_load(model: str = "tiny", clients: int = 20, sequential: int = 50, frames: int = 8, steps: int = 2) -> LoadReport:
+def run_load(
+    model: str = "tiny", clients: int = 20, sequential: int = 50, frames: int = 8, steps: int = 2, stagger_s: float = 0.1
+) -> LoadReport:
+    """``stagger_s`` must exceed the jitter of a client's join request (the app serves in-process,
+    on the same cores), yet stay below one generation so that a queue builds up."""
     pipe = pipeline_named(model)
     report = LoadReport(clients)
     app = launch_app(pipe)
     try:
-        run_concurrent(app, report, frames, steps)
+        run_concurrent(app, report, frames, steps, stagger_s)
         run_sequential(app, report, sequential, frames, steps)
     finally:
         app.demo.close()
