@@ -72,7 +72,8 @@ class NoiseSchedule:
         return self.alphas_cumprod[max(t, 0)].to(device=like.device, dtype=like.dtype)
 
     def _alpha_sigma(self, t: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        a = self.alphas_cumprod.to(like.device)[t.to(like.device)].to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
+        # index the float64 table on the CPU: only the needed values travel (this runs every step)
+        a = self.alphas_cumprod[t.cpu()].to(device=like.device, dtype=like.dtype).view(-1, *([1] * (like.dim() - 1)))
         return a.sqrt(), (1 - a).sqrt()
 
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
