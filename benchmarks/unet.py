@@ -18,15 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import best_time, machine, matmul_flops  # noqa: E402
 from vc_core.config import UNetConfig  # noqa: E402
-from vc_core.models.unet import UNet3D  # noqa: E402
-
-
-def channels_last(net: torch.nn.Module) -> torch.nn.Module:
-    """2-D convolution weights in channels_last (the temporal Conv3d weights are 5-D and stay)."""
-    for module in net.modules():
-        if isinstance(module, torch.nn.Conv2d):
-            module.to(memory_format=torch.channels_last)
-    return net
+from vc_core.models.unet import UNet3D, channels_last_convs  # noqa: E402
 
 
 def main() -> None:
@@ -52,7 +44,7 @@ def main() -> None:
     print(f"UNet official config, batch 2 (batched CFG), {f} frames, 32x32 latents: {flops / 1e12:.3f} TFLOP per call")
     print("| dtype | memory format | time per call | achieved TFLOP/s | matmul TFLOP/s (same run) | ratio |")
     print("|---|---|---|---|---|---|")
-    nets = {"contiguous": net, "channels_last": channels_last(copy.deepcopy(net))}
+    nets = {"contiguous": net, "channels_last": channels_last_convs(copy.deepcopy(net))}
     for name in args.dtype:
         dtype = getattr(torch, name)
         reference = matmul_flops(dtype, device)

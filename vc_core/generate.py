@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vc_core import tasks
-from vc_core.pipeline import MODEL_NAMES, Pipeline, default_device, load_pipeline
+from vc_core.pipeline import MODEL_NAMES, PRECISIONS, Pipeline, default_device, load_pipeline
 from vc_core.sampling import DEFAULT_GUIDE_SCALE, SAMPLERS
 from vc_core.weights import WeightError
 
@@ -56,6 +56,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=MODEL_NAMES, default="embedded")
     p.add_argument("--weights", help="official weights folder (or $VC_WEIGHTS_DIR)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="sampling precision (auto: fp16 on CUDA, fp32 on CPU; bf16 is ~2x faster on a CPU with bf16 units)",
+    )
     p.add_argument("--out", type=Path, default=Path("outputs"))
     p.add_argument("--name", help="file name stem (default: the task, or job<N> in a batch)")
     p.add_argument("--jobs", type=Path, help="JSON lines, one job's options per line")
@@ -112,7 +116,7 @@ def run(o: dict, tools: tasks.Toolbox) -> list[Path]:
     """Generate one video per seed of job ``o``; returns the MP4 paths."""
     if o["task"] not in TASKS:
         raise ValueError(f"choose a task with --task: one of {', '.join(TASKS)}")
-    pipe = load_pipeline(o["model"], o["weights"], o["device"])
+    pipe = load_pipeline(o["model"], o["weights"], o["device"], o["precision"])
     o["out"] = Path(o["out"])
     o["out"].mkdir(parents=True, exist_ok=True)
     written = []

@@ -20,7 +20,7 @@ import torch
 
 from vc_core.config import CONDITION_CHANNELS, ModelSpec
 from vc_core.models.clip import CLIPEncoder, load_clip
-from vc_core.models.unet import LoadReport, UNet3D, load_unet
+from vc_core.models.unet import LoadReport, UNet3D, channels_last_convs, load_unet
 from vc_core.models.vae import AutoencoderKL, load_vae
 from vc_core.sampling import DEFAULT_GUIDE_SCALE, SAMPLERS, NoiseSchedule, StepCallback, as_eps_fn, cfg_eps_fn, sample
 from vc_core.weights import WeightError, find_official_files, load_frozen, read_checkpoint
@@ -29,6 +29,21 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "assets" / "embedded"
 MIN_FRAMES, MAX_FRAMES = 8, 32
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def precision_dtype(precision: str, device: str | torch.device) -> torch.dtype:
+    """The autocast dtype for ``precision`` on ``device``; 'auto' is fp16 on CUDA (as the official
+    sampler) and fp32 on CPU (bf16 there is ~2× faster but moves the prediction by ~2 %)."""
+    device = torch.device(device)
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("fp16 is not supported on the CPU (it is slower than fp32 there); use bf16 or fp32")
+    return _DTYPES[precision]
 
 
 @dataclass
@@ -89,7 +104,7 @@ class Pipeline:
         clip: CLIPEncoder,
         schedule: NoiseSchedule | None = None,
         device: str | torch.device = "cpu",
-        dtype: torch.dtype | None = None,
+        precision: str = "auto",
     ):
         self.spec = spec
         self.device = torch.device(device)
@@ -97,24 +112,27 @@ class Pipeline:
         self.vae = vae.to(self.device).eval()
         self.clip = clip.to(self.device).eval()
         self.schedule = schedule or NoiseSchedule.linear_sd()
-        # fp16 autocast on CUDA as the official sampler; fp32 on CPU unless bf16 is asked for
-        self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
+        self.dtype = precision_dtype(precision, self.device)
+        if self.dtype == torch.bfloat16 and self.device.type == "cpu":
+            channels_last_convs(self.unet)  # 17 % faster under bf16 on CPU, 3 % slower in fp32 (benchmarks/)
         self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._lock = threading.Lock()
         self.unet.zero_y = self.text_embedding("")
         self.load_report: LoadReport | None = None
 
     @classmethod
-    def from_official(cls, weights: str | None = None, device: str = "cpu") -> "Pipeline":
+    def from_official(cls, weights: str | None = None, device: str = "cpu", precision: str = "auto") -> "Pipeline":
         """Load the official UNet, VAE and OpenCLIP from ``weights`` (or ``$VC_WEIGHTS_DIR``)."""
         files = find_official_files(weights, keys=("unet", "clip", "vae"))
         unet, report = load_unet(files["unet"])
-        pipe = cls(ModelSpec.official(), unet, load_vae(files["vae"]), load_clip(files["clip"]), device=device)
+        pipe = cls(ModelSpec.official(), unet, load_vae(files["vae"]), load_clip(files["clip"]), device=device, precision=precision)
         pipe.load_report = report
         return pipe
 
     @classmethod
-    def from_embedded(cls, folder: str | os.PathLike = EMBEDDED_DIR, device: str = "cpu") -> "Pipeline":
+    def from_embedded(
+        cls, folder: str | os.PathLike = EMBEDDED_DIR, device: str = "cpu", precision: str = "auto"
+    ) -> "Pipeline":
         """The small model shipped in ``assets/embedded`` (trained by ``vc_core.train``)."""
         folder = Path(folder)
         spec = ModelSpec.embedded()
@@ -131,7 +149,7 @@ class Pipeline:
         unet = load_frozen(lambda: UNet3D(spec.unet), parts["unet"], f"embedded UNet: {folder}")
         vae = load_frozen(lambda: AutoencoderKL(spec.vae), parts["vae"], f"embedded VAE: {folder}")
         clip = CLIPEncoder(spec.clip, empty=True).load_weights(parts["clip"], origin=f"embedded CLIP: {folder}")
-        return cls(spec, unet, vae, clip, device=device)
+        return cls(spec, unet, vae, clip, device=device, precision=precision)
 
     @property
     def name(self) -> str:
@@ -205,7 +223,11 @@ class Pipeline:
             video = self.vae.decode_video(latents.float())
             lap("vae_decode")
         frames = ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu()
-        parameters = request.parameters() | {"model": self.name, "condition_guidance": self._guides_conditions(request)}
+        parameters = request.parameters() | {
+            "model": self.name,
+            "condition_guidance": self._guides_conditions(request),
+            "precision": str(self.dtype).removeprefix("torch."),
+        }
         return GenerationResult(frames, timings, parameters)
 
     def _guides_conditions(self, request: GenerationRequest) -> bool:
@@ -221,17 +243,21 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_pipeline(name: str = "embedded", weights: str | None = None, device: str | None = None) -> Pipeline:
+def load_pipeline(
+    name: str = "embedded", weights: str | None = None, device: str | None = None, precision: str = "auto"
+) -> Pipeline:
     """The named model, loaded once per process and then shared (models only, no user data)."""
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; choose one of {MODEL_NAMES}")
-    key = (name, weights if name == "official" else None, device or default_device())
+    device = device or default_device()
+    precision_dtype(precision, device)  # refuse a bad precision before loading anything
+    key = (name, weights if name == "official" else None, device, precision)
     with _loading:
         if key not in _loaded:
             if name == "embedded":
-                _loaded[key] = Pipeline.from_embedded(device=key[2])
+                _loaded[key] = Pipeline.from_embedded(device=device, precision=precision)
             else:
-                _loaded[key] = Pipeline.from_official(weights, device=key[2])
+                _loaded[key] = Pipeline.from_official(weights, device=device, precision=precision)
         return _loaded[key]
 
 

@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from vc_core.config import COMPOSITION_OF_CONDITION, CONDITION_CHANNELS, UNetConfig
-from vc_core.models.stc import FrameAdapter, condition_encoder, encode_condition
+from vc_core.models.stc import FrameAdapter, condition_encoder, encode_condition, fill_motion_blocks
 from vc_core.models.transformer import SpatialTransformer, TemporalTransformer
 from vc_core.weights import OFFICIAL_FILES, WeightError, read_checkpoint
 
@@ -205,6 +205,8 @@ class UNet3D(nn.Module):
             raise ValueError(f"condition '{name}' needs {CONDITION_CHANNELS[name]} channels, got shape {tuple(cond.shape)}")
         encoder = getattr(self, f"{name}_embedding")
         adapter = getattr(self, _ADAPTER_NAME.get(name, f"{name}_embedding_after"))
+        if name == "motion" and self.config.motion_block_fill:
+            cond = fill_motion_blocks(cond.transpose(1, 2), self.config.motion_block_fill).transpose(1, 2)
         return encode_condition(encoder, adapter, cond.to(encoder[0].weight.dtype))
 
     def context(self, y: torch.Tensor | None, image: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -286,6 +288,14 @@ class LoadReport:
     @property
     def clean(self) -> bool:
         return not self.missing and not self.unexpected
+
+
+def channels_last_convs(net: nn.Module) -> nn.Module:
+    """2-D convolution weights in channels_last, in place (the 5-D temporal weights stay)."""
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d):
+            module.to(memory_format=torch.channels_last)
+    return net
 
 
 def load_unet(path: str | os.PathLike, config: UNetConfig | None = None) -> tuple[UNet3D, LoadReport]:
