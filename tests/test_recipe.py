@@ -43,3 +43,34 @@ def test_training_time_adds_up_over_resumed_runs():
 
     log = [{"elapsed_s": 10}, {"elapsed_s": 20}, {"elapsed_s": 5}, {"elapsed_s": 15}]  # resumed after 20 s
     assert training_seconds(log) == 35
+
+
+def test_loss_weights_put_the_extra_weight_on_the_objects_at_latent_resolution():
+    import numpy as np
+
+    from vc_core.train.common import World
+    from vc_core.train.denoiser import object_weights
+
+    masks = np.full((1, 2, 128, 128), -1, np.int8)
+    masks[0, 1, 40:56, 64:80] = 0  # one object in frame 1 only
+    world = World(frames=None, nearness=None, masks=masks, motion=None, captions=[""])
+    w = object_weights(world, np.array([0]), 16, 8.0)
+    assert w.shape == (1, 1, 2, 16, 16)
+    assert torch.all(w[0, 0, 0] == 1)  # no object: plain weight
+    assert torch.all(w[0, 0, 1, 5:7, 8:10] == 9) and (w[0, 0, 1] == 9).sum() == 4
+
+
+def test_motion_focus_leaves_motion_as_the_only_per_frame_position_cue():
+    import numpy as np
+
+    from vc_core.config import ModelSpec
+    from vc_core.train.denoiser import REVEAL_POSITIONS, condition_keep_masks
+
+    cfg = ModelSpec.embedded().unet
+    official = condition_keep_masks(cfg, 4000, np.random.default_rng(0))
+    alone = official["motion"] & ~np.any([official[k] for k in REVEAL_POSITIONS], axis=0)
+    assert 0.03 < alone.mean() < 0.08  # why the focus exists: rarely the only cue
+    focused = condition_keep_masks(cfg, 4000, np.random.default_rng(0), motion_focus=0.4)
+    alone = focused["motion"] & ~np.any([focused[k] for k in REVEAL_POSITIONS], axis=0)
+    assert 0.4 < alone.mean() < 0.5
+    assert abs(focused["local_image"].mean() - official["local_image"].mean()) < 0.03  # others unchanged

@@ -181,3 +181,18 @@ def test_overlapping_regions_warn_and_the_later_stroke_wins():
 def test_invalid_strokes_raise_readable_errors(stroke, message):
     with pytest.raises(StrokeError, match=message):
         stroke_to_motion(stroke, CANVAS)
+
+
+def test_filled_blocks_carry_each_block_vector_over_the_whole_block():
+    """The embedded model's motion branch sees every pixel of a moving block, not one centre."""
+    from vc_core.models.stc import fill_motion_blocks
+
+    motion = stroke_to_motion(Stroke([(64, 128), (124, 128)], radius=20), CANVAS)
+    filled = fill_motion_blocks(torch.from_numpy(motion.maps), 16).numpy()
+    for frame in (1, 8, 15):
+        for cx, cy in _moving_blocks(motion.maps[frame]):
+            block = filled[frame, :, cy - 7 : cy + 8, cx - 7 : cx + 8]  # the block around its centre
+            assert np.allclose(block[0], 4.0) and np.allclose(block[1], 0.0)
+        moving = np.abs(filled[frame]).sum(0) > 0
+        assert moving.sum() <= 16 * 16 * len(_moving_blocks(motion.maps[frame]))  # nothing beyond the blocks
+    assert not filled[0].any()  # the first frame has no motion, and none is invented

@@ -64,6 +64,9 @@ class UNetConfig:
     # The STC-encoder pools every condition to this size before two stride-2 convs, so the
     # latent must be stc_pool_size/4 (official 128 -> 32x32 latents, i.e. 256x256 video).
     stc_pool_size: int = 128
+    # 0 (official): the motion branch sees the codec's sparse map, one vector per block centre.
+    # N > 0: each vector is first spread over the N×N block around it (see stc.fill_motion_blocks).
+    motion_block_fill: int = 0
 
     def __post_init__(self) -> None:
         if self.use_fps_condition:

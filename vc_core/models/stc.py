@@ -7,6 +7,7 @@ timestep, so a sampler computes them once per generation (see ``UNet3D.condition
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
@@ -70,6 +71,20 @@ def condition_encoder(in_channels: int, out_channels: int, pool_size: int) -> nn
         nn.SiLU(),
         nn.Conv2d(hidden, out_channels, 3, stride=2, padding=1),
     )
+
+
+def fill_motion_blocks(motion: torch.Tensor, block: int) -> torch.Tensor:
+    """Sparse motion (…, 2, H, W), one vector per block centre → every pixel gets the mean of the
+    non-zero vectors within ``block``/2 of it, so a moving block is filled with its vector.
+
+    Zero vectors (static blocks) stay zero rather than diluting their moving neighbours.
+    """
+    shape = motion.shape
+    flat = motion.reshape(-1, *shape[-3:])
+    moving = flat.abs().sum(1, keepdim=True).gt(0).to(flat.dtype)
+    pool = lambda x: F.avg_pool2d(x, block, stride=1, padding=block // 2)[..., : shape[-2], : shape[-1]]  # noqa: E731
+    filled = pool(flat) / pool(moving).clamp_min(1 / block**2)
+    return filled.reshape(shape)
 
 
 def encode_condition(encoder: nn.Module, adapter: FrameAdapter, cond: torch.Tensor) -> torch.Tensor:

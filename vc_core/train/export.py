@@ -37,6 +37,10 @@ def main() -> None:
     p.add_argument("--stage", default="denoiser_compose")
     p.add_argument("--out", type=Path, default=EMBEDDED_DIR)
     p.add_argument("--unet", choices=["ema", "unet"], default="ema", help="EMA or last raw UNet weights")
+    p.add_argument(
+        "--history", nargs="*", default=["denoiser_t2v", "denoiser_compose"],
+        help="earlier denoiser stages the exported one continued from (--init), in order; their time is counted",
+    )
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     denoiser = read_checkpoint(args.runs / args.stage / "ckpt.pt", "denoiser checkpoint")
@@ -48,7 +52,7 @@ def main() -> None:
     save_file(half(autoencoder["vae"]), args.out / "vae.safetensors")
     spec = ModelSpec.embedded()
     steps = {}
-    for stage in dict.fromkeys(("autoencoder", "towers", "denoiser_t2v", "denoiser_compose", args.stage)):
+    for stage in dict.fromkeys(["autoencoder", "towers", *args.history, args.stage]):
         log = args.runs / stage / "loss.jsonl"
         records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
         if records:
