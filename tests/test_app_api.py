@@ -199,7 +199,6 @@ def test_concurrent_sessions_get_their_own_results(app):
 
 @real_model_only
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the embedded model does not follow motion yet (docs/EMBEDDED_MODEL.md: EPE 2.5, 1.02x)")
 def test_rightward_stroke_gives_rightward_motion(app, client):
     meta = example_meta("first_frame.png")
     picture = Image.open(example("first_frame.png")).width  # object_xy is in its pixels

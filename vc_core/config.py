@@ -132,6 +132,9 @@ class ModelSpec:
         unet = UNetConfig(
             in_dim=8, out_dim=8, dim=32, dim_mult=[1, 2, 4], num_res_blocks=1, attn_scales=[0.5, 0.25], num_heads=2, head_dim=32,
             context_dim=64, image_dim=64, stc_pool_size=64, dropout=0.0,
+            # a one-pixel-per-block motion map was too weak a cue for this model to learn from
+            # in the CPU budget (it ignored motion entirely); filled blocks mark where things move
+            motion_block_fill=16,
         )
         vae = VAEConfig(ch=32, ch_mult=[1, 2, 4, 4], num_res_blocks=1, z_channels=8, embed_dim=8, scale_factor=1.0)
         clip = {
