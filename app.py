@@ -1,6 +1,6 @@
 """VideoComposer Studio: start the Gradio app.
 
-    python app.py [--weights DIR] [--precision auto|fp32|bf16|fp16] [--host 127.0.0.1] [--port 7860] [--share]
+    python app.py [--weights DIR] [--precision auto|fp32|bf16|fp16] [--offload] [--host 127.0.0.1] [--port 7860] [--share]
 """
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--precision", choices=PRECISIONS, default=os.environ.get("VC_PRECISION", "auto"),
         help="sampling precision (auto: fp16 on CUDA, fp32 on CPU; bf16 is ~2x faster on a CPU with bf16 units)",
     )
+    p.add_argument(
+        "--offload", action="store_true", default=os.environ.get("VC_OFFLOAD", "") == "1",
+        help="keep the models in CPU memory and move each to the GPU only while it runs (small GPUs; also VC_OFFLOAD=1)",
+    )
     p.add_argument("--host", default="0.0.0.0" if on_spaces else "127.0.0.1", help="bind address (127.0.0.1 unless on a Space)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
@@ -30,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from ui.app import LAUNCH_OPTIONS, build_app
 
-    loader = lambda name, weights: load_pipeline(name, weights, precision=args.precision)  # noqa: E731
+    loader = lambda name, weights: load_pipeline(name, weights, precision=args.precision, offload=args.offload)  # noqa: E731
     build_app(weights=args.weights, loader=loader).launch(
         server_name=args.host, server_port=args.port, share=args.share, **LAUNCH_OPTIONS
     )

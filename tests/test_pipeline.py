@@ -101,3 +101,22 @@ def test_bf16_pipeline_samples_close_to_fp32_and_says_so(pipe):
     a, b = pipe.generate(GenerationRequest(**req)), low.generate(GenerationRequest(**req))
     assert a.parameters["precision"] == "float32" and b.parameters["precision"] == "bfloat16"
     assert (a.video.float() - b.video.float()).abs().mean() < 6  # of 255; measured 2.8, unrelated videos ~47
+
+
+def test_offload_runs_one_model_at_a_time_and_changes_nothing(pipe):
+    """With offload each model goes to the compute device only for its own stage, so a small GPU
+    holds one of them at a time. On this CPU-only machine the moves are recorded, not felt."""
+    from PIL import Image
+
+    slim = tiny_pipeline(offload=True)
+    moves: list[str] = []
+    for name in ("clip", "unet", "vae"):
+        module = getattr(slim, name)
+        move = module.to
+        module.to = lambda device, _name=name, _move=move: (moves.append(_name), _move(device))[1]
+    style = preprocess_style_image(Image.new("RGB", (300, 200), (30, 30, 200)))
+    req = dict(prompt="a blue square", style_image=style, conditions={"motion": motion(8, pipe.video_size)}, frames=8, steps=3, seed=4)
+    out = slim.generate(GenerationRequest(**req))
+    # every move to the device is followed by that model's move back, before any other moves
+    assert moves[0::2] == moves[1::2] and set(moves) == {"clip", "unet", "vae"}, moves
+    assert torch.equal(out.video, pipe.generate(GenerationRequest(**req)).video)

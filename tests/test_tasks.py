@@ -187,7 +187,7 @@ def test_frame_count_is_checked_before_any_work(pipe, tools):
 def test_command_line_writes_every_seed_and_survives_a_bad_job(pipe, tmp_path, monkeypatch, capsys):
     from vc_core import generate
 
-    monkeypatch.setattr(generate, "load_pipeline", lambda name, weights, device, precision="auto": pipe)
+    monkeypatch.setattr(generate, "load_pipeline", lambda *args: pipe)
     common = ["--frames", "8", "--steps", "2", "--out", str(tmp_path)]
     assert generate.main(["--task", "draw_motion", "--preset", "pan_left", "--seed", "1", "2", *common]) == 0
     assert sorted(p.name for p in tmp_path.glob("*.mp4")) == ["draw_motion_seed1.mp4", "draw_motion_seed2.mp4"]

@@ -23,7 +23,7 @@ TINY_CLIP = {
 }
 
 
-def tiny_pipeline(precision: str = "auto") -> Pipeline:
+def tiny_pipeline(precision: str = "auto", offload: bool = False) -> Pipeline:
     torch.manual_seed(0)
     spec = ModelSpec("tiny", TINY_UNET, TINY_VAE, TINY_CLIP, video_size=16, misc_size=16, depth_from="nearness")
-    return Pipeline(spec, UNet3D(TINY_UNET), AutoencoderKL(TINY_VAE).eval(), CLIPEncoder(TINY_CLIP).eval(), precision=precision)
+    return Pipeline(spec, UNet3D(TINY_UNET), AutoencoderKL(TINY_VAE).eval(), CLIPEncoder(TINY_CLIP).eval(), precision=precision, offload=offload)

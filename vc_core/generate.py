@@ -60,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
         "--precision", choices=PRECISIONS, default="auto",
         help="sampling precision (auto: fp16 on CUDA, fp32 on CPU; bf16 is ~2x faster on a CPU with bf16 units)",
     )
+    p.add_argument("--offload", action="store_true", help="keep the models in CPU memory, each on the GPU only while it runs")
     p.add_argument("--out", type=Path, default=Path("outputs"))
     p.add_argument("--name", help="file name stem (default: the task, or job<N> in a batch)")
     p.add_argument("--jobs", type=Path, help="JSON lines, one job's options per line")
@@ -116,7 +117,7 @@ def run(o: dict, tools: tasks.Toolbox) -> list[Path]:
     """Generate one video per seed of job ``o``; returns the MP4 paths."""
     if o["task"] not in TASKS:
         raise ValueError(f"choose a task with --task: one of {', '.join(TASKS)}")
-    pipe = load_pipeline(o["model"], o["weights"], o["device"], o["precision"])
+    pipe = load_pipeline(o["model"], o["weights"], o["device"], o["precision"], o["offload"])
     o["out"] = Path(o["out"])
     o["out"].mkdir(parents=True, exist_ok=True)
     written = []

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -105,33 +105,40 @@ class Pipeline:
         schedule: NoiseSchedule | None = None,
         device: str | torch.device = "cpu",
         precision: str = "auto",
+        offload: bool = False,
     ):
+        """``offload``: keep UNet, VAE and CLIP in CPU memory and move each to ``device`` only while
+        it runs, so a GPU needs room for the largest one, not all three (one transfer per use)."""
         self.spec = spec
         self.device = torch.device(device)
-        self.unet = unet.to(self.device).eval()
-        self.vae = vae.to(self.device).eval()
-        self.clip = clip.to(self.device).eval()
+        self.offload = offload
+        home = torch.device("cpu") if offload else self.device
+        self.unet = unet.to(home).eval()
+        self.vae = vae.to(home).eval()
+        self.clip = clip.to(home).eval()
         self.schedule = schedule or NoiseSchedule.linear_sd()
         self.dtype = precision_dtype(precision, self.device)
         if self.dtype == torch.bfloat16 and self.device.type == "cpu":
             channels_last_convs(self.unet)  # 17 % faster under bf16 on CPU, 3 % slower in fp32 (benchmarks/)
         self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._lock = threading.Lock()
-        self.unet.zero_y = self.text_embedding("")
+        self.unet.zero_y = self.text_embedding("").to(home)
         self.load_report: LoadReport | None = None
 
     @classmethod
-    def from_official(cls, weights: str | None = None, device: str = "cpu", precision: str = "auto") -> "Pipeline":
+    def from_official(
+        cls, weights: str | None = None, device: str = "cpu", precision: str = "auto", offload: bool = False
+    ) -> "Pipeline":
         """Load the official UNet, VAE and OpenCLIP from ``weights`` (or ``$VC_WEIGHTS_DIR``)."""
         files = find_official_files(weights, keys=("unet", "clip", "vae"))
         unet, report = load_unet(files["unet"])
-        pipe = cls(ModelSpec.official(), unet, load_vae(files["vae"]), load_clip(files["clip"]), device=device, precision=precision)
+        pipe = cls(ModelSpec.official(), unet, load_vae(files["vae"]), load_clip(files["clip"]), device=device, precision=precision, offload=offload)
         pipe.load_report = report
         return pipe
 
     @classmethod
     def from_embedded(
-        cls, folder: str | os.PathLike = EMBEDDED_DIR, device: str = "cpu", precision: str = "auto"
+        cls, folder: str | os.PathLike = EMBEDDED_DIR, device: str = "cpu", precision: str = "auto", offload: bool = False
     ) -> "Pipeline":
         """The small model shipped in ``assets/embedded`` (trained by ``vc_core.train``)."""
         folder = Path(folder)
@@ -149,7 +156,7 @@ class Pipeline:
         unet = load_frozen(lambda: UNet3D(spec.unet), parts["unet"], f"embedded UNet: {folder}")
         vae = load_frozen(lambda: AutoencoderKL(spec.vae), parts["vae"], f"embedded VAE: {folder}")
         clip = CLIPEncoder(spec.clip, empty=True).load_weights(parts["clip"], origin=f"embedded CLIP: {folder}")
-        return cls(spec, unet, vae, clip, device=device, precision=precision)
+        return cls(spec, unet, vae, clip, device=device, precision=precision, offload=offload)
 
     @property
     def name(self) -> str:
@@ -164,12 +171,24 @@ class Pipeline:
         if prompt in self._text_cache:
             self._text_cache.move_to_end(prompt)
             return self._text_cache[prompt]
-        with torch.no_grad():
+        with torch.no_grad(), self._running(self.clip):
             emb = self.clip.encode_text([prompt]).to(self.device)
         self._text_cache[prompt] = emb
         if len(self._text_cache) > 64:
             self._text_cache.popitem(last=False)
         return emb
+
+    @contextlib.contextmanager
+    def _running(self, module: torch.nn.Module) -> Iterator[None]:
+        """``module`` on the compute device for the block; with offload, back to the CPU after."""
+        if not self.offload:
+            yield
+            return
+        module.to(self.device)
+        try:
+            yield
+        finally:
+            module.to("cpu")
 
     def _autocast(self):
         if self.dtype == torch.float32:
@@ -199,12 +218,13 @@ class Pipeline:
 
             y = self.text_embedding(request.prompt)
             cond: dict = {"y": y}
-            uncond: dict = {"y": self.unet.zero_y}
+            uncond: dict = {"y": self.text_embedding("")}  # on the device, also with offload
             if request.style_image is not None:
-                image = self.clip.encode_image(request.style_image.to(self.device))
+                with self._running(self.clip):
+                    image = self.clip.encode_image(request.style_image.to(self.device))
                 cond["image"], uncond["image"] = image, torch.zeros_like(image)
             lap("encode_text_image")
-            with self._autocast():
+            with self._autocast(), self._running(self.unet):
                 spatial = {k: v.to(self.device) for k, v in request.conditions.items()}
                 features = self.unet.condition_features(**spatial)
                 if features is not None:  # computed once for all steps
@@ -220,7 +240,8 @@ class Pipeline:
                     callback = lambda i, n, t, x, x0: progress(i + 1, n)  # noqa: E731
                 latents = sample(request.sampler, eps_fn, noise, self.schedule, request.steps, callback, cancel)
             lap("sampling")
-            video = self.vae.decode_video(latents.float())
+            with self._running(self.vae):
+                video = self.vae.decode_video(latents.float())
             lap("vae_decode")
         frames = ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu()
         parameters = request.parameters() | {
@@ -235,7 +256,7 @@ class Pipeline:
 
 
 MODEL_NAMES = ("embedded", "official")
-_loaded: dict[tuple[str, str | None, str], Pipeline] = {}
+_loaded: dict[tuple[str, str | None, str, str, bool], Pipeline] = {}
 _loading = threading.Lock()
 
 
@@ -244,20 +265,20 @@ def default_device() -> str:
 
 
 def load_pipeline(
-    name: str = "embedded", weights: str | None = None, device: str | None = None, precision: str = "auto"
+    name: str = "embedded", weights: str | None = None, device: str | None = None, precision: str = "auto", offload: bool = False
 ) -> Pipeline:
     """The named model, loaded once per process and then shared (models only, no user data)."""
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; choose one of {MODEL_NAMES}")
     device = device or default_device()
     precision_dtype(precision, device)  # refuse a bad precision before loading anything
-    key = (name, weights if name == "official" else None, device, precision)
+    key = (name, weights if name == "official" else None, device, precision, offload)
     with _loading:
         if key not in _loaded:
             if name == "embedded":
-                _loaded[key] = Pipeline.from_embedded(device=device, precision=precision)
+                _loaded[key] = Pipeline.from_embedded(device=device, precision=precision, offload=offload)
             else:
-                _loaded[key] = Pipeline.from_official(weights, device=device, precision=precision)
+                _loaded[key] = Pipeline.from_official(weights, device=device, precision=precision, offload=offload)
         return _loaded[key]
 
 
