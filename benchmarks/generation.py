@@ -1,8 +1,8 @@
 """End-to-end generation time, split by stage, with before/after for the sampler optimisations.
 
-    python benchmarks/generation.py [--model embedded] [--steps 25] [--frames 16]
+    python benchmarks/generation.py [--model embedded] [--steps 25] [--frames 16] [--precision fp32 bf16]
 
-Rows: DDIM and DPM-Solver++ as shipped (STC features once, batched CFG), then DDIM with the
+Rows: DDIM and DPM-Solver++ as shipped (STC features once, batched CFG) per precision, then DDIM with the
 STC-encoder recomputed in every UNet call and DDIM with two UNet calls per step (official
 style), so each optimisation's gain is measured in the same run; the share of sampling time
 spent outside the UNet (scheduler, guidance, data movement); VAE decode time and peak memory
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import machine, peak_increase_mb, peak_rss_gb  # noqa: E402
 from vc_core.conditions.strokes import preset_motion  # noqa: E402
 from vc_core.conditions.transforms import to_model_layout  # noqa: E402
-from vc_core.pipeline import GenerationRequest, Pipeline, load_pipeline  # noqa: E402
+from vc_core.pipeline import PRECISIONS, GenerationRequest, Pipeline, load_pipeline  # noqa: E402
 from vc_core.sampling import as_eps_fn, cfg_eps_fn, sample  # noqa: E402
 from vc_core.video_io import write_mp4  # noqa: E402
 
@@ -102,26 +102,35 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--folder", default=None, help="an exported embedded model folder instead of assets/embedded")
     p.add_argument("--compile", action="store_true", help="also time sampling with torch.compile(unet) (compile time apart)")
+    p.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=PRECISIONS, help="end-to-end rows per precision")
     args = p.parse_args()
     torch.set_grad_enabled(False)
-    pipe = Pipeline.from_embedded(args.folder) if args.folder else load_pipeline(args.model, args.weights)
+
+    def load(precision: str) -> Pipeline:
+        if args.folder:
+            return Pipeline.from_embedded(args.folder, precision=precision)
+        return load_pipeline(args.model, args.weights, precision=precision)
+
     print(f"machine: {machine()}")
-    print(f"model: {args.model}, {args.frames} frames at {pipe.video_size}², motion + first frame conditions")
-    print("| configuration | total | text/image | STC features | sampling | VAE decode | MP4 encode | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|")
-    pipe.generate(motion_request(pipe, args.frames, 2, "ddim"))  # warm-up
-    for sampler, steps in (("ddim", args.steps), ("dpmpp_2m", 20)):
-        out = pipe.generate(motion_request(pipe, args.frames, steps, sampler))
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            write_mp4(out.video.numpy(), Path(tmp) / "v.mp4")
-            mp4 = time.perf_counter() - start
-        t = out.timings
-        total = sum(t.values()) + mp4
-        print(
-            f"| {sampler} {steps} steps | {total:.2f} s | {t['encode_text_image']:.2f} | {t['condition_features']:.2f} | "
-            f"{t['sampling']:.2f} | {t['vae_decode']:.2f} | {mp4:.2f} | {peak_rss_gb():.2f} GB |"
-        )
+    print(f"model: {args.model}, {args.frames} frames, motion + first frame conditions")
+    print("| configuration | precision | total | text/image | STC features | sampling | VAE decode | MP4 encode | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for precision in args.precision:
+        pipe = load(precision)
+        pipe.generate(motion_request(pipe, args.frames, 2, "ddim"))  # warm-up
+        for sampler, steps in (("ddim", args.steps), ("dpmpp_2m", 20)):
+            out = pipe.generate(motion_request(pipe, args.frames, steps, sampler))
+            with tempfile.TemporaryDirectory() as tmp:
+                start = time.perf_counter()
+                write_mp4(out.video.numpy(), Path(tmp) / "v.mp4")
+                mp4 = time.perf_counter() - start
+            t = out.timings
+            total = sum(t.values()) + mp4
+            print(
+                f"| {sampler} {steps} steps | {out.parameters['precision']} | {total:.2f} s | {t['encode_text_image']:.2f} | "
+                f"{t['condition_features']:.2f} | {t['sampling']:.2f} | {t['vae_decode']:.2f} | {mp4:.2f} | {peak_rss_gb():.2f} GB |"
+            )
+    pipe = load("fp32")  # the before/after rows below compare sampler variants in fp32
     request = motion_request(pipe, args.frames, args.steps, "ddim")
     rows = [("shipped: STC once, batched CFG", True, True), ("STC in every call", True, False), ("two calls per step (official)", False, True)]
     print("\n| DDIM sampling only | seconds |")
