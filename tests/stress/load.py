@@ -3,8 +3,8 @@
     python -m tests.stress.load [--model tiny|embedded] [--clients 20] [--sequential 50] [--steps 2]
 
 1. ``--clients`` sessions (one Client each) submit one generation each, staggered a little so the
-   submission order is known. Every request must complete, in submission order (one shared FIFO
-   queue with concurrency 1), and return its own seed and prompt; each video must equal the one
+   submission order is known. Every request must complete, in submission order up to client-side
+   jitter (one shared FIFO queue with concurrency 1), and return its own seed and prompt; each video must equal the one
    the same request gives when run alone afterwards (nothing mixed between sessions).
 2. An app with a queue of 2 receives 8 requests at once: the extra ones are refused with
    "Queue is full", the others complete.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import statistics
 import threading
 import time
@@ -126,9 +127,17 @@ def run_concurrent(app: RunningApp, report: LoadReport, frames: int, steps: int,
     report.wall_s = time.perf_counter() - started
     report.results = [done[i] for i in sorted(done)]
     report.failures += [f"request {i} lost: {errors.get(i, 'no answer in time')}" for i in range(report.clients) if i not in done]
-    finish_order = [r.index for r in sorted(report.results, key=lambda r: r.finished)]
-    if finish_order != sorted(finish_order):
-        report.failures.append(f"completed out of submission order: {finish_order}")
+    # Each client stamps "finished" after fetching its files, which jitters on shared cores; a
+    # queue that is not FIFO serves a later request a whole generation earlier, so gaps under
+    # half the shortest submit→result time are taken as jitter.
+    tolerance = min((r.latency_s for r in report.results), default=0.0) / 2
+    overtaken = [
+        f"{late.index} finished {early.finished - late.finished:.2f} s before {early.index}"
+        for early, late in itertools.combinations(report.results, 2)
+        if late.finished < early.finished - tolerance
+    ]
+    if overtaken:
+        report.failures.append(f"completed out of submission order (beyond {tolerance:.2f} s of jitter): {'; '.join(overtaken)}")
     alone = Client(app.url, verbose=False)
     for result in report.results:
         endpoint, inputs = request(result.index, frames, steps)
