@@ -2,9 +2,9 @@
 
     python -m tests.stress.load [--model tiny|embedded] [--clients 20] [--sequential 50] [--steps 2]
 
-1. ``--clients`` sessions (one Client each) submit one generation each, staggered a little so the
-   submission order is known. Every request must complete, in submission order up to client-side
-   jitter (one shared FIFO queue with concurrency 1), and return its own seed and prompt; each video must equal the one
+1. ``--clients`` sessions (one Client each) submit one generation each, one after the other as
+   fast as the server queues them, so the submission order is known. Every request must complete,
+   in submission order up to client-side jitter (one shared FIFO queue with concurrency 1), and return its own seed and prompt; each video must equal the one
    the same request gives when run alone afterwards (nothing mixed between sessions).
 2. An app with a queue of 2 receives 8 requests at once: the extra ones are refused with
    "Queue is full", the others complete.
@@ -17,14 +17,14 @@ import argparse
 import gc
 import itertools
 import statistics
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from gradio_client import Client
-from gradio_client.utils import QueueError
+from gradio_client.client import Job
+from gradio_client.utils import QueueError, Status
 
 from tests.app_support import RunningApp, launch_app, pipeline_named, read_video
 from vc_core.conditions.strokes import PRESETS
@@ -100,30 +100,39 @@ def resident_mb() -> float:
     raise OSError("no VmRSS in /proc/self/status")
 
 
-def run_concurrent(app: RunningApp, report: LoadReport, frames: int, steps: int, stagger_s: float = 0.1,
-                   timeout_s: float = 900.0) -> None:
-    """Every client submits at once (staggered by ``stagger_s``); then each request is re-run alone."""
+def wait_until_queued(job: Job, timeout_s: float) -> None:
+    """Return once the server has answered ``job``'s join (queued, running or done)."""
+    deadline = time.perf_counter() + timeout_s
+    while job.status().code in (Status.STARTING, Status.JOINING_QUEUE) and not job.done():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"no answer to a queue join within {timeout_s:.0f} s")
+        time.sleep(0.01)
+
+
+def run_concurrent(app: RunningApp, report: LoadReport, frames: int, steps: int, timeout_s: float = 900.0) -> None:
+    """Every client submits, each as soon as the server has queued the one before (so submission
+    order is the server's arrival order; client threads racing to join reordered it on two busy
+    cores); all wait together; then each request is re-run alone."""
     clients = [Client(app.url, verbose=False) for _ in range(report.clients)]
     done: dict[int, Result] = {}
     errors: dict[int, str] = {}
-
-    def session(index: int) -> None:
+    submitted: dict[int, float] = {}
+    finished: dict[int, float] = {}
+    jobs: dict[int, Job] = {}
+    started = time.perf_counter()
+    for index, client in enumerate(clients):
         endpoint, inputs = request(index, frames, steps)
-        time.sleep(index * stagger_s)
-        submitted = time.perf_counter()
+        submitted[index] = time.perf_counter()
+        jobs[index] = client.submit(api_name=endpoint, **inputs)
+        jobs[index].add_done_callback(lambda _, i=index: finished.setdefault(i, time.perf_counter()))
+        wait_until_queued(jobs[index], timeout_s)
+    for index, job in jobs.items():
         try:
-            out = clients[index].predict(api_name=endpoint, **inputs)
+            out = job.result(timeout=timeout_s)
         except Exception as exc:  # any failure is a lost request; say which and why
             errors[index] = f"{type(exc).__name__}: {exc}"
-            return
-        done[index] = Result(index, submitted, time.perf_counter(), out[4], read_video(out[0]).frames)
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=session, args=(i,)) for i in range(report.clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=timeout_s)
+            continue
+        done[index] = Result(index, submitted[index], finished[index], out[4], read_video(out[0]).frames)
     report.wall_s = time.perf_counter() - started
     report.results = [done[i] for i in sorted(done)]
     report.failures += [f"request {i} lost: {errors.get(i, 'no answer in time')}" for i in range(report.clients) if i not in done]
@@ -184,15 +193,13 @@ def run_sequential(app: RunningApp, report: LoadReport, count: int, frames: int,
 
 
 def run_load(
-    model: str = "tiny", clients: int = 20, sequential: int = 50, frames: int = 8, steps: int = 2, stagger_s: float = 0.1
+    model: str = "tiny", clients: int = 20, sequential: int = 50, frames: int = 8, steps: int = 2
 ) -> LoadReport:
-    """``stagger_s`` must exceed the jitter of a client's join request (the app serves in-process,
-    on the same cores), yet stay below one generation so that a queue builds up."""
     pipe = pipeline_named(model)
     report = LoadReport(clients)
     app = launch_app(pipe)
     try:
-        run_concurrent(app, report, frames, steps, stagger_s)
+        run_concurrent(app, report, frames, steps)
         run_sequential(app, report, sequential, frames, steps)
     finally:
         app.demo.close()
