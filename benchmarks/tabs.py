@@ -26,20 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import machine, peak_rss_gb  # noqa: E402
 from vc_core import tasks  # noqa: E402
 from vc_core.pipeline import PRECISIONS, Pipeline, load_pipeline  # noqa: E402
+from ui.examples import EXAMPLES_DIR  # noqa: E402  (paths only; no Gradio)
+from ui.examples import example_path as example  # noqa: E402
 from vc_core.sampling import SAMPLERS  # noqa: E402
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
-
-
-def example(name: str) -> str:
-    return str(EXAMPLES / name)
 
 
 def rightward_stroke() -> str:
     """The canvas JSON of one stroke across the example picture's object, as the browser sends it."""
-    meta = json.loads((EXAMPLES / "examples.json").read_text())["first_frame.png"]
+    meta = json.loads((EXAMPLES_DIR / "examples.json").read_text())["first_frame.png"]
     x, y = meta["object_xy"]  # in the picture's pixels, so the canvas is the picture's size
-    width, height = Image.open(EXAMPLES / "first_frame.png").size
+    width, height = Image.open(EXAMPLES_DIR / "first_frame.png").size
     stroke = {"points": [[x, y], [x + width / 4, y]]}
     return json.dumps({"width": width, "height": height, "strokes": [stroke], "regions": []})
 
@@ -70,14 +66,13 @@ def main() -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     args = p.parse_args()
     torch.set_grad_enabled(False)
-    pipe, tools = load_pipeline("embedded", precision=args.precision), tasks.Toolbox()
+    pipe = load_pipeline("embedded", precision=args.precision)
     settings = tasks.Settings(frames=args.frames, steps=args.steps, sampler=args.sampler, seed=1)
-    jobs = tab_jobs(pipe, tools, settings)
     print(f"machine: {machine()}")
     print(f"embedded model, {args.frames} frames at {pipe.video_size}², {args.sampler} {args.steps} steps, {args.precision}")
-    tasks.generate(pipe, next(iter(jobs.values()))())  # warm-up (also fills the condition cache, as a second click would)
-    tools = tasks.Toolbox()  # ...so start the timed rows from an empty cache
-    jobs = tab_jobs(pipe, tools, settings)
+    warm_up = next(iter(tab_jobs(pipe, tasks.Toolbox(), settings).values()))
+    tasks.generate(pipe, warm_up())
+    jobs = tab_jobs(pipe, tasks.Toolbox(), settings)  # a fresh condition cache: the rows pay for their conditions
     print("| tab | conditions | generation | files | total |")
     print("|---|---|---|---|---|")
     for name, make in jobs.items():

@@ -4,8 +4,8 @@
 
 1. ``--clients`` sessions (one Client each) submit one generation each, one after the other as
    fast as the server queues them, so the submission order is known. Every request must complete,
-   in submission order up to client-side jitter (one shared FIFO queue with concurrency 1), and return its own seed and prompt; each video must equal the one
-   the same request gives when run alone afterwards (nothing mixed between sessions).
+   in submission order up to client-side jitter (one shared FIFO queue with concurrency 1), and
+   return its own seed and prompt; each video must equal the one the same request gives when run alone afterwards (nothing mixed between sessions).
 2. An app with a queue of 2 receives 8 requests at once: the extra ones are refused with
    "Queue is full", the others complete.
 3. ``--sequential`` generations in a row; the server's resident memory (this process: the app runs
@@ -17,6 +17,7 @@ import argparse
 import gc
 import itertools
 import statistics
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,20 +119,29 @@ def run_concurrent(app: RunningApp, report: LoadReport, frames: int, steps: int,
     errors: dict[int, str] = {}
     submitted: dict[int, float] = {}
     finished: dict[int, float] = {}
+    stamped = threading.Semaphore(0)  # a Future runs its callbacks after result() has returned
     jobs: dict[int, Job] = {}
+
+    def stamp(index: int) -> None:
+        finished[index] = time.perf_counter()
+        stamped.release()
+
     started = time.perf_counter()
     for index, client in enumerate(clients):
         endpoint, inputs = request(index, frames, steps)
         submitted[index] = time.perf_counter()
         jobs[index] = client.submit(api_name=endpoint, **inputs)
-        jobs[index].add_done_callback(lambda _, i=index: finished.setdefault(i, time.perf_counter()))
+        jobs[index].add_done_callback(lambda _, i=index: stamp(i))
         wait_until_queued(jobs[index], timeout_s)
+    outputs: dict[int, tuple] = {}
     for index, job in jobs.items():
         try:
-            out = job.result(timeout=timeout_s)
+            outputs[index] = job.result(timeout=timeout_s)
         except Exception as exc:  # any failure is a lost request; say which and why
             errors[index] = f"{type(exc).__name__}: {exc}"
-            continue
+    for _ in jobs:  # a finished job's callback fires at once, failed or not
+        stamped.acquire(timeout=5)
+    for index, out in outputs.items():
         done[index] = Result(index, submitted[index], finished[index], out[4], read_video(out[0]).frames)
     report.wall_s = time.perf_counter() - started
     report.results = [done[i] for i in sorted(done)]
