@@ -102,9 +102,10 @@ def test_every_endpoint_returns_a_browser_playable_video(app, client, endpoint):
     assert request_dirs() == before  # the request's folder is gone once the files were handed over
 
 
-def test_frame_count_follows_the_request(app, client):
+def test_frame_count_and_keep_given_follow_the_request(app, client):
     frames = 10
-    check_result(call(client, "/draw_motion", prompt="x", strokes="", preset="pan_right", **settings(frames=frames)), app, frames)
+    out = check_result(call(client, "/draw_motion", prompt="x", strokes="", preset="pan_right", **settings(frames=frames, keep_given="off")), app, frames)
+    assert out["parameters"]["keep_given"] is False
 
 
 def silence_wav(path: Path) -> str:

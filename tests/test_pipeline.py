@@ -50,6 +50,20 @@ def test_condition_guidance_follows_the_request_else_the_model_default(pipe):
     assert not torch.equal(on.video, off.video)
 
 
+def test_keep_given_follows_the_request_else_the_model_default(pipe):
+    image = torch.rand(1, 3, 8, pipe.spec.misc_size, pipe.spec.misc_size)
+    base = dict(prompt="a red star", conditions={"local_image": image}, frames=8, steps=2, seed=3)
+    default = pipe.generate(GenerationRequest(**base))
+    assert default.parameters["keep_given"] is pipe.spec.keep_given
+    on = pipe.generate(GenerationRequest(**base, keep_given=True))
+    off = pipe.generate(GenerationRequest(**base, keep_given=False))
+    assert on.parameters["keep_given"] and not off.parameters["keep_given"]
+    assert not torch.equal(on.video[0], off.video[0])
+    # nothing given to keep: the same video either way
+    plain = dict(prompt="a red star", frames=8, steps=2, seed=3)
+    assert torch.equal(pipe.generate(GenerationRequest(**plain, keep_given=True)).video, pipe.generate(GenerationRequest(**plain, keep_given=False)).video)
+
+
 def test_style_image_and_dpmpp(pipe):
     from PIL import Image
 

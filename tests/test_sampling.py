@@ -7,7 +7,16 @@ import torch
 
 from tests.reference import load_golden
 from tests.test_unet_reference import SPATIAL, build
-from vc_core.sampling import GenerationCancelled, NoiseSchedule, as_eps_fn, cfg_eps_fn, ddim_sample, dpmpp_2m_sample, sample
+from vc_core.sampling import (
+    GenerationCancelled,
+    NoiseSchedule,
+    as_eps_fn,
+    cfg_eps_fn,
+    ddim_sample,
+    dpmpp_2m_sample,
+    hold_known_eps_fn,
+    sample,
+)
 
 SCHEDULE = NoiseSchedule.linear_sd()
 
@@ -126,3 +135,24 @@ def test_bf16_on_cpu_stays_close_to_fp32(small):
     assert low.dtype == torch.bfloat16
     rel = ((low.float() - ref).norm() / ref.norm()).item()
     assert rel < 0.03, rel
+
+
+@pytest.mark.parametrize("sampler,steps", [("ddim", 25), ("dpmpp_2m", 20)])
+def test_held_latents_end_at_the_given_values_and_the_rest_is_untouched(sampler, steps):
+    """What keep_given relies on: the held part ends where it was told (as noised as the
+    sampler's last level, ᾱ_0), and an element-wise model leaves every other element as it was."""
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(1, 4, 3, 8, 8, generator=g)
+    known = torch.randn(1, 4, 3, 8, 8, generator=g)
+    mask = torch.zeros(1, 1, 3, 8, 8)
+    mask[:, :, 0] = 1  # the first frame, as for a given image
+    eps_fn = gaussian_data_eps(0.3, 0.8)
+    free = sample(sampler, eps_fn, noise, SCHEDULE, steps)
+    held = sample(sampler, hold_known_eps_fn(eps_fn, SCHEDULE, known, mask), noise, SCHEDULE, steps)
+    first = (SCHEDULE.timesteps(steps) if sampler == "ddim" else SCHEDULE.log_snr_timesteps(steps))[0]
+    a_first, a0 = SCHEDULE.alphas_cumprod[first].item(), SCHEDULE.alphas_cumprod[0].item()
+    implied_noise = (noise - math.sqrt(a_first) * known) / math.sqrt(1 - a_first)  # what x_T says the noise is
+    expected = math.sqrt(a0) * known + math.sqrt(1 - a0) * implied_noise
+    assert torch.allclose(held[:, :, 0], expected[:, :, 0], atol=1e-4)
+    assert torch.allclose(held[:, :, 1:], free[:, :, 1:], atol=1e-6)
+    assert (held[:, :, 0] - free[:, :, 0]).abs().mean() > 0.3

@@ -160,11 +160,12 @@ class SettingsControls:
     sampler: gr.Radio
     seed: gr.Number
     condition_guidance: gr.Dropdown
+    keep_given: gr.Dropdown
 
     @property
     def inputs(self) -> list[gr.components.Component]:
         """In the order every tab's handler takes them, after its own inputs."""
-        return [self.model, self.frames, self.steps, self.guidance, self.sampler, self.seed, self.condition_guidance]
+        return [self.model, self.frames, self.steps, self.guidance, self.sampler, self.seed, self.condition_guidance, self.keep_given]
 
 
 def settings_controls(ctx: AppContext, tab: str) -> SettingsControls:
@@ -187,13 +188,19 @@ def settings_controls(ctx: AppContext, tab: str) -> SettingsControls:
             with gr.Column(min_width=160):
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=SEED_MAX, label="Seed", elem_id=f"{tab}-seed")
                 shuffle = gr.Button("Random seed", size="sm")
-        condition_guidance = gr.Dropdown(
-            list(CONDITION_GUIDANCE), value="model default", label="Guidance strengthens the conditions too",
-            info="on: the unguided branch also drops the spatial conditions (embedded default); off: official behaviour",
-            elem_id=f"{tab}-condition-guidance",
-        )
+        with gr.Row():
+            condition_guidance = gr.Dropdown(
+                list(MODEL_DEFAULT_ON_OFF), value="model default", label="Guidance strengthens the conditions too",
+                info="on: the unguided branch also drops the spatial conditions (embedded default); off: official behaviour",
+                elem_id=f"{tab}-condition-guidance",
+            )
+            keep_given = gr.Dropdown(
+                list(MODEL_DEFAULT_ON_OFF), value="model default", label="Keep what you gave",
+                info="on: the video starts exactly at your image and unmasked pixels stay (embedded default); off: official behaviour",
+                elem_id=f"{tab}-keep-given",
+            )
     shuffle.click(lambda: random.randint(0, SEED_MAX), None, seed, queue=False, api_visibility="private")
-    return SettingsControls(model, frames, steps, guidance, sampler, seed, condition_guidance)
+    return SettingsControls(model, frames, steps, guidance, sampler, seed, condition_guidance, keep_given)
 
 
 def _model_note(models: dict[str, str]) -> str:
@@ -201,21 +208,26 @@ def _model_note(models: dict[str, str]) -> str:
     return "Not available — " + "; ".join(missing) if missing else "All models available."
 
 
-CONDITION_GUIDANCE = {"model default": None, "on": True, "off": False}
+MODEL_DEFAULT_ON_OFF = {"model default": None, "on": True, "off": False}
 
 
 def settings(
-    frames: float, steps: float, guidance: float, sampler: str, seed: float, condition_guidance: str = "model default"
+    frames: float, steps: float, guidance: float, sampler: str, seed: float,
+    condition_guidance: str = "model default", keep_given: str = "model default",
 ) -> tasks.Settings:
     """The controls' values as sampling settings. Gradio checks ranges, but API callers can still
     send NaN, infinity or nothing, which would otherwise fail later with a Python message."""
-    if condition_guidance not in CONDITION_GUIDANCE:
-        raise gr.Error(f"Condition guidance must be one of {list(CONDITION_GUIDANCE)}, got {condition_guidance!r}.", print_exception=False)
     return tasks.Settings(
         frames=int(_finite(frames, "Frames")), steps=int(_finite(steps, "Sampling steps")),
         guide_scale=_finite(guidance, "Guidance scale"), sampler=sampler, seed=int(_finite(seed, "Seed")),
-        condition_guidance=CONDITION_GUIDANCE[condition_guidance],
+        condition_guidance=_choice(condition_guidance, "Condition guidance"), keep_given=_choice(keep_given, "Keep what you gave"),
     )
+
+
+def _choice(value: str, label: str) -> bool | None:
+    if value not in MODEL_DEFAULT_ON_OFF:
+        raise gr.Error(f"{label} must be one of {list(MODEL_DEFAULT_ON_OFF)}, got {value!r}.", print_exception=False)
+    return MODEL_DEFAULT_ON_OFF[value]
 
 
 def _finite(value: float | None, label: str) -> float:

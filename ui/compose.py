@@ -57,10 +57,11 @@ def build(ctx: AppContext) -> None:
         sampler: str,
         seed: float,
         condition_guidance: str,
+        keep_given: str,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),
     ):
-        s = settings(frames, steps, guidance, sampler, seed, condition_guidance)
+        s = settings(frames, steps, guidance, sampler, seed, condition_guidance, keep_given)
         yield from ctx.run(
             lambda pipe: tasks.compose_request(
                 pipe, ctx.tools, prompt, s, image=image, style=style, sketch=editor_picture(sketch),

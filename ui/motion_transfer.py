@@ -34,10 +34,11 @@ def build(ctx: AppContext) -> None:
         sampler: str,
         seed: float,
         condition_guidance: str,
+        keep_given: str,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),
     ):
-        s = settings(frames, steps, guidance, sampler, seed, condition_guidance)
+        s = settings(frames, steps, guidance, sampler, seed, condition_guidance, keep_given)
         yield from ctx.run(
             lambda pipe: tasks.motion_transfer_request(
                 pipe, ctx.tools, prompt, s, video=video, image=image, style=style, video_start_s=video_start_s or 0.0

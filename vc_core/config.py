@@ -115,6 +115,9 @@ class ModelSpec:
     # Default of GenerationRequest.condition_guidance: whether the unconditional guidance branch
     # also drops the spatial conditions, so guidance strengthens them (official: kept in both).
     condition_guidance: bool = False
+    # Default of GenerationRequest.keep_given: hold the given first frame / visible pixels in the
+    # latents while sampling (official: they are only conditions).
+    keep_given: bool = False
 
     @classmethod
     def official(cls) -> "ModelSpec":
@@ -147,4 +150,5 @@ class ModelSpec:
         return cls(
             "embedded", unet, vae, clip, video_size=128, misc_size=128, depth_from="nearness", sketch_from="canny", prediction="v",
             condition_guidance=True,  # the small model follows its conditions weakly unguided (docs/EMBEDDED_MODEL.md)
+            keep_given=True,  # first-frame SSIM 0.63 → 0.77, inpainting 18.8 → 22.3 dB raw (docs/EMBEDDED_MODEL.md)
         )

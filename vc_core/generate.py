@@ -52,6 +52,10 @@ def parser() -> argparse.ArgumentParser:
         "--condition-guidance", choices=["on", "off"], default=None,
         help="guidance also strengthens the spatial conditions (default: the model's; embedded on, official off)",
     )
+    p.add_argument(
+        "--keep-given", choices=["on", "off"], default=None,
+        help="start exactly at the given image and keep unmasked pixels (default: the model's; embedded on, official off)",
+    )
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one video per seed")
     p.add_argument("--model", choices=MODEL_NAMES, default="embedded")
     p.add_argument("--weights", help="official weights folder (or $VC_WEIGHTS_DIR)")
@@ -122,8 +126,10 @@ def run(o: dict, tools: tasks.Toolbox) -> list[Path]:
     o["out"].mkdir(parents=True, exist_ok=True)
     written = []
     for seed in [o["seed"]] if isinstance(o["seed"], int) else o["seed"]:
-        guided = {"on": True, "off": False}.get(o["condition_guidance"], o["condition_guidance"])  # JSON jobs may give a bool
-        settings = tasks.Settings(o["frames"], o["steps"], o["guidance"], o["sampler"], seed, guided)
+        on_off = {"on": True, "off": False}  # JSON jobs may give a bool
+        guided = on_off.get(o["condition_guidance"], o["condition_guidance"])
+        keep_given = on_off.get(o.get("keep_given"), o.get("keep_given"))
+        settings = tasks.Settings(o["frames"], o["steps"], o["guidance"], o["sampler"], seed, guided, keep_given)
         prepared = prepare(pipe, tools, o, settings)
         for warning in prepared.warnings:
             print(f"warning: {warning}", file=sys.stderr)

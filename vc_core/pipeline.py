@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 
 from vc_core.config import CONDITION_CHANNELS, ModelSpec
 from vc_core.models.clip import CLIPEncoder, load_clip
 from vc_core.models.unet import LoadReport, UNet3D, channels_last_convs, load_unet
 from vc_core.models.vae import AutoencoderKL, load_vae
-from vc_core.sampling import DEFAULT_GUIDE_SCALE, SAMPLERS, NoiseSchedule, StepCallback, as_eps_fn, cfg_eps_fn, sample
+from vc_core.sampling import DEFAULT_GUIDE_SCALE, SAMPLERS, NoiseSchedule, StepCallback, as_eps_fn, cfg_eps_fn, hold_known_eps_fn, sample
 from vc_core.weights import WeightError, find_official_files, load_frozen, read_checkpoint
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ class GenerationRequest:
     # Guidance also strengthens the spatial conditions (dropped in the unconditional branch);
     # None = the model's default (ModelSpec.condition_guidance).
     condition_guidance: bool | None = None
+    # Keep what the user gave: the video starts exactly at a single image condition's picture and
+    # a masked video's visible pixels stay, the model filling only the rest. None = the model's
+    # default (ModelSpec.keep_given).
+    keep_given: bool | None = None
 
     def validate(self, conditions_known: list[str]) -> None:
         if not MIN_FRAMES <= self.frames <= MAX_FRAMES:
@@ -235,6 +240,9 @@ class Pipeline:
                 generator = torch.Generator().manual_seed(int(request.seed))
                 noise = torch.randn(1, self.unet.config.in_dim, request.frames, size, size, generator=generator).to(self.device)
                 eps_fn = as_eps_fn(cfg_eps_fn(self.unet, cond, uncond, request.guide_scale), self.schedule, self.spec.prediction)
+                given = self._given_latents(request, noise.shape) if self._keeps_given(request) else None
+                if given is not None:
+                    eps_fn = hold_known_eps_fn(eps_fn, self.schedule, *given)
                 callback: StepCallback | None = None
                 if progress is not None:
                     callback = lambda i, n, t, x, x0: progress(i + 1, n)  # noqa: E731
@@ -247,12 +255,49 @@ class Pipeline:
         parameters = request.parameters() | {
             "model": self.name,
             "condition_guidance": self._guides_conditions(request),
+            "keep_given": self._keeps_given(request),
             "precision": str(self.dtype).removeprefix("torch."),
         }
         return GenerationResult(frames, timings, parameters)
 
     def _guides_conditions(self, request: GenerationRequest) -> bool:
         return self.spec.condition_guidance if request.condition_guidance is None else request.condition_guidance
+
+    def _keeps_given(self, request: GenerationRequest) -> bool:
+        return self.spec.keep_given if request.keep_given is None else request.keep_given
+
+    def _given_latents(self, request: GenerationRequest, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(latents, mask) of what the user gave, at the latent shape: the visible pixels of a
+        ``masked`` video, and frame 0 from a ``local_image``; None when neither is given."""
+        size, latent = self.video_size, shape[-1]
+        video = torch.zeros(1, 3, request.frames, size, size)
+        keep = torch.zeros(1, 1, request.frames, size, size)
+        masked = request.conditions.get("masked")
+        if masked is not None:
+            video, keep = _resized(masked[:, :3], size), _resized(masked[:, 3:], size).round()
+        image = request.conditions.get("local_image")
+        if image is not None:
+            video[:, :, 0] = _resized(image[:, :, :1] * 2 - 1, size)[:, :, 0]
+            keep[:, :, 0] = 1
+        if not keep.any():
+            return None
+        with self._running(self.vae):
+            latents = self.vae.encode_video(video.to(self.device))
+        # a latent cell is held only if its whole patch, and its neighbours' (the encoder sees
+        # past its patch), is visible: hidden pixels must not leak in as grey
+        b, _, f = keep.shape[:3]
+        hidden = 1 - keep.transpose(1, 2).reshape(b * f, 1, size, size)
+        hidden = F.max_pool2d(F.adaptive_max_pool2d(hidden, latent), 3, 1, 1)
+        held = (1 - hidden).reshape(b, f, 1, latent, latent).transpose(1, 2)
+        return latents, held.to(self.device)
+
+
+def _resized(video: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, C, F, H, W) → (B, C, F, size, size), bilinear per frame, on the CPU."""
+    b, c, f = video.shape[:3]
+    frames = video.float().cpu().transpose(1, 2).reshape(b * f, c, *video.shape[-2:])
+    frames = F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return frames.reshape(b, f, c, size, size).transpose(1, 2)
 
 
 MODEL_NAMES = ("embedded", "official")

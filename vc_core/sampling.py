@@ -144,6 +144,25 @@ def cfg_eps_fn(
     return one_call
 
 
+def hold_known_eps_fn(eps_fn: EpsFn, schedule: NoiseSchedule, known: torch.Tensor, mask: torch.Tensor) -> EpsFn:
+    """Hold part of the latents at given values: where ``mask`` is 1 the model's x0 estimate is
+    replaced by ``known`` and eps recomputed from it.
+
+    Sampler-agnostic: DDIM and DPM-Solver++ only see eps, and with x0 held their iterate there is
+    exactly ``known`` forward-noised with the noise the first x implies, so the model always sees
+    the held part at its noise level and fits the rest around it.
+    """
+
+    def held(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        eps = eps_fn(x, t)
+        a = schedule.alpha_bar(int(t.reshape(-1)[0]), x)
+        alpha, sigma = torch.sqrt(a), torch.sqrt(1 - a)
+        x0 = torch.lerp((x - sigma * eps) / alpha, known.to(x.dtype), mask.to(x.dtype))
+        return (x - alpha * x0) / sigma
+
+    return held
+
+
 def _stack(key: str, c, u):
     if c is None or u is None:
         if c is not None or u is not None:

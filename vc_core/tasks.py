@@ -119,6 +119,7 @@ class Settings:
     sampler: str = "ddim"
     seed: int = 0
     condition_guidance: bool | None = None  # None: the model's default
+    keep_given: bool | None = None  # None: the model's default
 
 
 @dataclass
@@ -334,6 +335,7 @@ class _Builder:
         request = GenerationRequest(
             self.prompt, self.conditions, self.style, frames=int(s.frames), steps=int(s.steps),
             guide_scale=float(s.guide_scale), sampler=s.sampler, seed=int(s.seed), condition_guidance=s.condition_guidance,
+            keep_given=s.keep_given,
         )
         request.validate(self.spec.unet.conditions)
         if not request.prompt and not request.conditions and request.style_image is None:

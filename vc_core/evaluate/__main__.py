@@ -29,6 +29,7 @@ from vc_core.world import COLOURS, caption, render, sample_scene
 from vc_core.world.scene import Scene
 
 Frames = np.ndarray
+KEEP_GIVEN = {"default": None, "on": True, "off": False}
 
 
 def eval_scene(index: int, size: int, frames: int, moving: bool = False) -> Scene:
@@ -48,15 +49,18 @@ def frames01(video: Frames) -> torch.Tensor:
 
 
 class Evaluator:
-    def __init__(self, pipe: Pipeline, scenes: int, steps: int, sampler: str, guide_scale: float = DEFAULT_GUIDE_SCALE):
+    def __init__(
+        self, pipe: Pipeline, scenes: int, steps: int, sampler: str, guide_scale: float = DEFAULT_GUIDE_SCALE, keep_given: bool | None = None
+    ):
         self.pipe, self.scenes, self.steps, self.sampler, self.guide_scale = pipe, scenes, steps, sampler, guide_scale
+        self.keep_given = keep_given
         self.size, self.frames = pipe.spec.video_size, 16
         self.generated: list[Frames] = []
 
     def generate(self, prompt: str, seed: int, **conditions) -> Frames:
         request = GenerationRequest(
             prompt, {k: v for k, v in conditions.items() if v is not None}, frames=self.frames, steps=self.steps, sampler=self.sampler,
-            guide_scale=self.guide_scale, seed=seed,
+            guide_scale=self.guide_scale, seed=seed, keep_given=self.keep_given,
         )
         video = self.pipe.generate(request).video.numpy()
         self.generated.append(video)
@@ -183,6 +187,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--sampler", default="ddim")
     p.add_argument("--guide-scale", type=float, default=DEFAULT_GUIDE_SCALE)
+    p.add_argument("--keep-given", choices=list(KEEP_GIVEN), default="default", help="hold the given first frame / visible pixels while sampling")
     p.add_argument("--json", default=None)
     p.add_argument("--folder", default=None, help="an exported embedded model folder instead of assets/embedded")
     p.add_argument("--only", nargs="+", default=None, help="run only these metrics (method names)")
@@ -190,8 +195,9 @@ def main() -> None:
     torch.set_grad_enabled(False)
     start = time.time()
     pipe = Pipeline.from_embedded(args.folder) if args.folder else load_pipeline(args.model, args.weights)
-    ev = Evaluator(pipe, args.scenes, args.steps, args.sampler, args.guide_scale)
-    results: dict = {"model": args.folder or args.model, "scenes": args.scenes, "steps": args.steps, "sampler": args.sampler, "guide_scale": args.guide_scale}
+    ev = Evaluator(pipe, args.scenes, args.steps, args.sampler, args.guide_scale, KEEP_GIVEN[args.keep_given])
+    results: dict = {"model": args.folder or args.model, "scenes": args.scenes, "steps": args.steps, "sampler": args.sampler, "guide_scale": args.guide_scale,
+                     "keep_given": pipe.spec.keep_given if ev.keep_given is None else ev.keep_given}
     metrics = (ev.motion_from_strokes, ev.motion_from_clip, ev.text, ev.image_to_video, ev.inpainting, ev.sketch_and_depth, ev.frame_consistency)
     for metric in metrics:
         if args.only and metric.__name__ not in args.only:
