@@ -3,6 +3,7 @@
 Every stage is a real command (``python -m vc_core.train.<stage>``) on 4 rendered clips; the
 result is meaningless but proves the recipe, the checkpoint format and the loader fit together.
 """
+import json
 import os
 import subprocess
 import sys
@@ -32,7 +33,14 @@ def test_recipe_on_a_few_steps_then_generate(tmp_path):
     # resuming a finished stage continues from its checkpoint instead of starting over
     run("vc_core.train.denoiser", "--stage", "compose", "--world", str(world), "--steps", "3", "--minutes", "5", "--runs", str(runs), "--batch", "2")
     assert (runs / "denoiser_compose" / "ckpt.pt").exists()
-    run("vc_core.train.export", "--runs", str(runs), "--out", str(tmp_path / "embedded"))
+    # a decoder fine-tune keeps the encoder, so the latents the UNet learned and their scale
+    run("vc_core.train.autoencoder", *common, "--out", str(runs / "decoder"), "--batch", "2", "--init", str(runs / "autoencoder"), "--decoder-only")
+    before, after = (torch.load(runs / name / "ckpt.pt")["vae"] for name in ("autoencoder", "decoder"))
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("encoder.", "quant_conv.")))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    scales = [json.loads((runs / name / "stats.json").read_text())["scale_factor"] for name in ("autoencoder", "decoder")]
+    assert scales[0] == scales[1]
+    run("vc_core.train.export", "--runs", str(runs), "--out", str(tmp_path / "embedded"), "--autoencoder", "decoder")
     pipe = Pipeline.from_embedded(tmp_path / "embedded")
     video = pipe.generate(GenerationRequest("a red star moving left", frames=8, steps=2)).video
     assert video.shape == (8, 128, 128, 3) and video.dtype == torch.uint8

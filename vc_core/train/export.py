@@ -37,6 +37,7 @@ def main() -> None:
     p.add_argument("--stage", default="denoiser_compose")
     p.add_argument("--out", type=Path, default=EMBEDDED_DIR)
     p.add_argument("--unet", choices=["ema", "unet"], default="ema", help="EMA or last raw UNet weights")
+    p.add_argument("--autoencoder", default="autoencoder", help="the autoencoder stage (e.g. a decoder fine-tune of it)")
     p.add_argument(
         "--history", nargs="*", default=["denoiser_t2v", "denoiser_compose"],
         help="earlier denoiser stages the exported one continued from (--init), in order; their time is counted",
@@ -44,15 +45,15 @@ def main() -> None:
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     denoiser = read_checkpoint(args.runs / args.stage / "ckpt.pt", "denoiser checkpoint")
-    autoencoder = read_checkpoint(args.runs / "autoencoder" / "ckpt.pt", "autoencoder checkpoint")
-    stats = json.loads((args.runs / "autoencoder" / "stats.json").read_text())
+    autoencoder = read_checkpoint(args.runs / args.autoencoder / "ckpt.pt", "autoencoder checkpoint")
+    stats = json.loads((args.runs / args.autoencoder / "stats.json").read_text())
     save_file(half(denoiser[args.unet]), args.out / "unet.safetensors")
     # open_clip's own names (the CLIPEncoder wrapper adds "model.")
     save_file(half({k.removeprefix("model."): v for k, v in denoiser["clip"].items()}), args.out / "clip.safetensors")
     save_file(half(autoencoder["vae"]), args.out / "vae.safetensors")
     spec = ModelSpec.embedded()
     steps = {}
-    for stage in dict.fromkeys(["autoencoder", "towers", *args.history, args.stage]):
+    for stage in dict.fromkeys(["autoencoder", args.autoencoder, "towers", *args.history, args.stage]):
         log = args.runs / stage / "loss.jsonl"
         records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
         if records:
