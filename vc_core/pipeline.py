@@ -279,10 +279,12 @@ class Pipeline:
         if image is not None:
             video[:, :, 0] = _resized(image[:, :, :1] * 2 - 1, size)[:, :, 0]
             keep[:, :, 0] = 1
-        if not keep.any():
+        used = keep[0, 0].flatten(1).any(1)  # frames with something to hold: often frame 0 only
+        if not used.any():
             return None
+        latents = torch.zeros(shape, device=self.device)
         with self._running(self.vae):
-            latents = self.vae.encode_video(video.to(self.device))
+            latents[:, :, used.to(self.device)] = self.vae.encode_video(video[:, :, used].to(self.device)).to(latents.dtype)
         # a latent cell is held only if its whole patch, and its neighbours' (the encoder sees
         # past its patch), is visible: hidden pixels must not leak in as grey
         b, _, f = keep.shape[:3]
