@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from vc_core.pipeline import GenerationRequest, Pipeline
+from vc_core.weights import read_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +36,7 @@ def test_recipe_on_a_few_steps_then_generate(tmp_path):
     assert (runs / "denoiser_compose" / "ckpt.pt").exists()
     # a decoder fine-tune keeps the encoder, so the latents the UNet learned and their scale
     run("vc_core.train.autoencoder", *common, "--out", str(runs / "decoder"), "--batch", "2", "--init", str(runs / "autoencoder"), "--decoder-only")
-    before, after = (torch.load(runs / name / "ckpt.pt")["vae"] for name in ("autoencoder", "decoder"))
+    before, after = (read_checkpoint(runs / name / "ckpt.pt", name)["vae"] for name in ("autoencoder", "decoder"))
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("encoder.", "quant_conv.")))
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
     scales = [json.loads((runs / name / "stats.json").read_text())["scale_factor"] for name in ("autoencoder", "decoder")]
