@@ -129,7 +129,9 @@ def test_offload_runs_one_model_at_a_time_and_changes_nothing(pipe):
         move = module.to
         module.to = lambda device, _name=name, _move=move: (moves.append(_name), _move(device))[1]
     style = preprocess_style_image(Image.new("RGB", (300, 200), (30, 30, 200)))
-    req = dict(prompt="a blue square", style_image=style, conditions={"motion": motion(8, pipe.video_size)}, frames=8, steps=3, seed=4)
+    image = torch.rand(1, 3, 8, pipe.spec.misc_size, pipe.spec.misc_size)  # kept as frame 0: a VAE encode too
+    conditions = {"motion": motion(8, pipe.video_size), "local_image": image}
+    req = dict(prompt="a blue square", style_image=style, conditions=conditions, frames=8, steps=3, seed=4, keep_given=True)
     out = slim.generate(GenerationRequest(**req))
     # every move to the device is followed by that model's move back, before any other moves
     assert moves[0::2] == moves[1::2] and set(moves) == {"clip", "unet", "vae"}, moves

@@ -228,6 +228,9 @@ class Pipeline:
                 with self._running(self.clip):
                     image = self.clip.encode_image(request.style_image.to(self.device))
                 cond["image"], uncond["image"] = image, torch.zeros_like(image)
+            size = self.unet.config.latent_size
+            shape = torch.Size((1, self.unet.config.in_dim, request.frames, size, size))
+            given = self._given_latents(request, shape) if self._keeps_given(request) else None  # before the UNet (offload)
             lap("encode_text_image")
             with self._autocast(), self._running(self.unet):
                 spatial = {k: v.to(self.device) for k, v in request.conditions.items()}
@@ -236,11 +239,9 @@ class Pipeline:
                     cond["features"] = features
                     uncond["features"] = torch.zeros_like(features) if self._guides_conditions(request) else features
                 lap("condition_features")
-                size = self.unet.config.latent_size
                 generator = torch.Generator().manual_seed(int(request.seed))
-                noise = torch.randn(1, self.unet.config.in_dim, request.frames, size, size, generator=generator).to(self.device)
+                noise = torch.randn(shape, generator=generator).to(self.device)
                 eps_fn = as_eps_fn(cfg_eps_fn(self.unet, cond, uncond, request.guide_scale), self.schedule, self.spec.prediction)
-                given = self._given_latents(request, noise.shape) if self._keeps_given(request) else None
                 if given is not None:
                     eps_fn = hold_known_eps_fn(eps_fn, self.schedule, *given)
                 callback: StepCallback | None = None
