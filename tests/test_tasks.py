@@ -196,8 +196,11 @@ def test_command_line_writes_every_seed_and_survives_a_bad_job(pipe, tmp_path, m
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text(
         json.dumps({"task": "motion_transfer"}) + "\n"  # no video: reported, the batch goes on
-        + json.dumps({"task": "inpaint", "video": example("moving_object.mp4"), "mask": [example("mask.png")]}) + "\n"
+        + json.dumps({"task": "inpaint", "video": example("moving_object.mp4"), "mask": [example("mask.png")], "keep_given": False}) + "\n"
+        + json.dumps({"task": "draw_motion", "preset": "pan_left", "keep_given": "maybe"}) + "\n"  # named, not taken as true
     )
     assert generate.main(["--jobs", str(jobs), *common]) == 1
-    assert "Upload the reference video" in capsys.readouterr().err
-    assert (tmp_path / "job2_seed0.mp4").is_file() and not list(tmp_path.glob("job1_*"))
+    err = capsys.readouterr().err
+    assert "Upload the reference video" in err and "keep_given must be on or off, got 'maybe'" in err
+    assert (tmp_path / "job2_seed0.mp4").is_file() and not list(tmp_path.glob("job1_*")) and not list(tmp_path.glob("job3_*"))
+    assert json.loads((tmp_path / "job2_seed0.json").read_text())["keep_given"] is False

@@ -117,6 +117,15 @@ def progress_printer(label: str) -> Callable[[int, int], None]:
     return progress
 
 
+def on_off(value: str | bool | None, option: str) -> bool | None:
+    """"on"/"off" from the command line, a bool or null from a JSON job; None = the model's default."""
+    if value is None or isinstance(value, bool):
+        return value
+    if value not in ("on", "off"):
+        raise ValueError(f"{option} must be on or off, got {value!r}")
+    return value == "on"
+
+
 def run(o: dict, tools: tasks.Toolbox) -> list[Path]:
     """Generate one video per seed of job ``o``; returns the MP4 paths."""
     if o["task"] not in TASKS:
@@ -125,10 +134,8 @@ def run(o: dict, tools: tasks.Toolbox) -> list[Path]:
     o["out"] = Path(o["out"])
     o["out"].mkdir(parents=True, exist_ok=True)
     written = []
+    guided, keep_given = on_off(o["condition_guidance"], "condition_guidance"), on_off(o["keep_given"], "keep_given")
     for seed in [o["seed"]] if isinstance(o["seed"], int) else o["seed"]:
-        on_off = {"on": True, "off": False}  # JSON jobs may give a bool
-        guided = on_off.get(o["condition_guidance"], o["condition_guidance"])
-        keep_given = on_off.get(o.get("keep_given"), o.get("keep_given"))
         settings = tasks.Settings(o["frames"], o["steps"], o["guidance"], o["sampler"], seed, guided, keep_given)
         prepared = prepare(pipe, tools, o, settings)
         for warning in prepared.warnings:

@@ -29,7 +29,6 @@ from vc_core.world import COLOURS, caption, render, sample_scene
 from vc_core.world.scene import Scene
 
 Frames = np.ndarray
-KEEP_GIVEN = {"default": None, "on": True, "off": False}
 
 
 def eval_scene(index: int, size: int, frames: int, moving: bool = False) -> Scene:
@@ -187,7 +186,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--sampler", default="ddim")
     p.add_argument("--guide-scale", type=float, default=DEFAULT_GUIDE_SCALE)
-    p.add_argument("--keep-given", choices=list(KEEP_GIVEN), default="default", help="hold the given first frame / visible pixels while sampling")
+    p.add_argument("--keep-given", choices=["on", "off"], default=None, help="hold the given first frame / visible pixels (default: the model's)")
     p.add_argument("--json", default=None)
     p.add_argument("--folder", default=None, help="an exported embedded model folder instead of assets/embedded")
     p.add_argument("--only", nargs="+", default=None, help="run only these metrics (method names)")
@@ -195,9 +194,10 @@ def main() -> None:
     torch.set_grad_enabled(False)
     start = time.time()
     pipe = Pipeline.from_embedded(args.folder) if args.folder else load_pipeline(args.model, args.weights)
-    ev = Evaluator(pipe, args.scenes, args.steps, args.sampler, args.guide_scale, KEEP_GIVEN[args.keep_given])
-    results: dict = {"model": args.folder or args.model, "scenes": args.scenes, "steps": args.steps, "sampler": args.sampler, "guide_scale": args.guide_scale,
-                     "keep_given": pipe.spec.keep_given if ev.keep_given is None else ev.keep_given}
+    keep_given = pipe.spec.keep_given if args.keep_given is None else args.keep_given == "on"
+    ev = Evaluator(pipe, args.scenes, args.steps, args.sampler, args.guide_scale, keep_given)
+    results: dict = {"model": args.folder or args.model, "scenes": args.scenes, "steps": args.steps, "sampler": args.sampler,
+                     "guide_scale": args.guide_scale, "keep_given": keep_given}
     metrics = (ev.motion_from_strokes, ev.motion_from_clip, ev.text, ev.image_to_video, ev.inpainting, ev.sketch_and_depth, ev.frame_consistency)
     for metric in metrics:
         if args.only and metric.__name__ not in args.only:
