@@ -32,10 +32,11 @@ def motion_request(pipe, frames: int, steps: int, sampler: str) -> GenerationReq
     size = pipe.spec.video_size
     maps = preset_motion("pan_left", (size, size), frames).maps
     image = torch.rand(1, 3, 1, pipe.spec.misc_size, pipe.spec.misc_size).expand(-1, -1, frames, -1, -1)
-    return GenerationRequest(
+    request = GenerationRequest(
         "a red star moving left", {"motion": to_model_layout(torch.from_numpy(maps)), "local_image": image},
         frames=frames, steps=steps, sampler=sampler,
     )
+    return pipe.with_model_defaults(request)
 
 
 def time_sampling(pipe, request: GenerationRequest, batched: bool, stc_once: bool) -> float:

@@ -27,6 +27,7 @@ from tests.app_support import (
     request_dirs,
 )
 from vc_core import tasks
+from vc_core.config import ModelSpec
 from vc_core.conditions import read_clip, video_frames_tensor, video_tensor_to_uint8
 from vc_core.evaluate.motion import optical_flow
 
@@ -106,6 +107,7 @@ def test_frame_count_and_keep_given_follow_the_request(app, client):
     frames = 10
     out = check_result(call(client, "/draw_motion", prompt="x", strokes="", preset="pan_right", **settings(frames=frames, keep_given="off")), app, frames)
     assert out["parameters"]["keep_given"] is False
+    assert out["parameters"]["guide_scale"] == ModelSpec.named("embedded").guide_scale  # the slider starts at the model's own
 
 
 def silence_wav(path: Path) -> str:

@@ -6,7 +6,7 @@ import torch
 
 from tests.tiny import tiny_pipeline
 from vc_core.models.clip import preprocess_style_image
-from vc_core.pipeline import GenerationRequest
+from vc_core.pipeline import MODEL_DEFAULTS, GenerationRequest
 from vc_core.sampling import GenerationCancelled
 
 
@@ -37,6 +37,16 @@ def test_same_seed_same_video_other_seed_other_video(pipe):
     b = pipe.generate(GenerationRequest("a blue circle", frames=8, steps=2, seed=5)).video
     c = pipe.generate(GenerationRequest("a blue circle", frames=8, steps=2, seed=6)).video
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_unset_settings_take_the_model_defaults(pipe):
+    base = dict(prompt="a red star", conditions={"motion": motion(8, pipe.video_size)}, frames=8, steps=2, seed=3)
+    default = pipe.generate(GenerationRequest(**base))
+    model_own = {name: getattr(pipe.spec, name) for name in MODEL_DEFAULTS}
+    assert {name: default.parameters[name] for name in MODEL_DEFAULTS} == model_own  # the result says what was used
+    assert torch.equal(default.video, pipe.generate(GenerationRequest(**base, **model_own)).video)
+    stronger = pipe.generate(GenerationRequest(**base, guide_scale=model_own["guide_scale"] + 3))
+    assert stronger.parameters["guide_scale"] == model_own["guide_scale"] + 3 and not torch.equal(default.video, stronger.video)
 
 
 def test_condition_guidance_follows_the_request_else_the_model_default(pipe):

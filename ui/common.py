@@ -15,7 +15,8 @@ import numpy as np
 
 from vc_core import tasks
 from vc_core.pipeline import MAX_FRAMES, MIN_FRAMES, Pipeline
-from vc_core.sampling import DEFAULT_GUIDE_SCALE, GenerationCancelled
+from vc_core.config import ModelSpec
+from vc_core.sampling import GenerationCancelled
 from vc_core.video_io import request_dir
 from vc_core.weights import WeightError
 
@@ -172,10 +173,11 @@ def settings_controls(ctx: AppContext, tab: str) -> SettingsControls:
     """The controls, with element ids ``{tab}-{name}`` (the browser test finds them by id)."""
     usable = ctx.usable_models
     with gr.Accordion("Settings", open=False, elem_id=f"{tab}-settings"):
+        first = "embedded" if "embedded" in usable or not usable else usable[0]
         with gr.Row():
             model = gr.Dropdown(
                 choices=usable or ["embedded"],
-                value="embedded" if "embedded" in usable or not usable else usable[0],
+                value=first,
                 label="Model",
                 info=_model_note(ctx.models),
                 elem_id=f"{tab}-model",
@@ -183,7 +185,10 @@ def settings_controls(ctx: AppContext, tab: str) -> SettingsControls:
             frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=16, step=1, label="Frames", elem_id=f"{tab}-frames")
             steps = gr.Slider(1, 100, value=20, step=1, label="Sampling steps", elem_id=f"{tab}-steps")
         with gr.Row():
-            guidance = gr.Slider(0, 20, value=DEFAULT_GUIDE_SCALE, step=0.5, label="Guidance scale", elem_id=f"{tab}-guidance")
+            guidance = gr.Slider(
+                0, 20, value=ModelSpec.named(first).guide_scale, step=0.5, label="Guidance scale",
+                info=f"Set to the model's own when you pick a model: {ModelSpec.guide_scales()}", elem_id=f"{tab}-guidance",
+            )
             sampler = gr.Radio(SAMPLER_CHOICES, value="dpmpp_2m", label="Sampler", elem_id=f"{tab}-sampler")
             with gr.Column(min_width=160):
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=SEED_MAX, label="Seed", elem_id=f"{tab}-seed")
@@ -200,6 +205,8 @@ def settings_controls(ctx: AppContext, tab: str) -> SettingsControls:
                 elem_id=f"{tab}-keep-given",
             )
     shuffle.click(lambda: random.randint(0, SEED_MAX), None, seed, queue=False, api_visibility="private")
+    # each model has its own best guidance: choosing a model sets it (the user may change it after)
+    model.change(lambda name: ModelSpec.named(name).guide_scale, model, guidance, queue=False, api_visibility="private")
     return SettingsControls(model, frames, steps, guidance, sampler, seed, condition_guidance, keep_given)
 
 

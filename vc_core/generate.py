@@ -18,8 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vc_core import tasks
+from vc_core.config import ModelSpec
 from vc_core.pipeline import MODEL_NAMES, PRECISIONS, Pipeline, default_device, load_pipeline
-from vc_core.sampling import DEFAULT_GUIDE_SCALE, SAMPLERS
+from vc_core.sampling import SAMPLERS
 from vc_core.weights import WeightError
 
 TASKS = ("compose", "inpaint", "motion_transfer", "draw_motion")
@@ -46,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=list(tasks.MOTION_PRESETS), help="draw_motion: a motion preset")
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDE_SCALE)
+    p.add_argument("--guidance", type=float, default=None, help=f"guidance scale (default: the model's; {ModelSpec.guide_scales()})")
     p.add_argument("--sampler", choices=SAMPLERS, default="dpmpp_2m")
     p.add_argument(
         "--condition-guidance", choices=["on", "off"], default=None,

@@ -12,18 +12,18 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 
-from vc_core.config import CONDITION_CHANNELS, ModelSpec
+from vc_core.config import CONDITION_CHANNELS, MODEL_NAMES, ModelSpec
 from vc_core.models.clip import CLIPEncoder, load_clip
 from vc_core.models.unet import LoadReport, UNet3D, channels_last_convs, load_unet
 from vc_core.models.vae import AutoencoderKL, load_vae
-from vc_core.sampling import DEFAULT_GUIDE_SCALE, SAMPLERS, NoiseSchedule, StepCallback, as_eps_fn, cfg_eps_fn, hold_known_eps_fn, sample
+from vc_core.sampling import SAMPLERS, NoiseSchedule, StepCallback, as_eps_fn, cfg_eps_fn, hold_known_eps_fn, sample
 from vc_core.weights import WeightError, find_official_files, load_frozen, read_checkpoint
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,10 @@ def precision_dtype(precision: str, device: str | torch.device) -> torch.dtype:
     return _DTYPES[precision]
 
 
+# GenerationRequest settings whose None means "the model's own" (ModelSpec fields of the same name).
+MODEL_DEFAULTS = ("guide_scale", "condition_guidance", "keep_given")
+
+
 @dataclass
 class GenerationRequest:
     """Everything that determines one video; ``parameters()`` reproduces it."""
@@ -56,15 +60,14 @@ class GenerationRequest:
     style_image: torch.Tensor | None = None  # (1, 3, 224, 224) CLIP-normalised
     frames: int = 16
     steps: int = 50
-    guide_scale: float = DEFAULT_GUIDE_SCALE
+    # None here and below = the model's default (the ModelSpec field of the same name).
+    guide_scale: float | None = None
     sampler: str = "ddim"
     seed: int = 0
-    # Guidance also strengthens the spatial conditions (dropped in the unconditional branch);
-    # None = the model's default (ModelSpec.condition_guidance).
+    # Guidance also strengthens the spatial conditions (dropped in the unconditional branch).
     condition_guidance: bool | None = None
     # Keep what the user gave: the video starts exactly at a single image condition's picture and
-    # a masked video's visible pixels stay, the model filling only the rest. None = the model's
-    # default (ModelSpec.keep_given).
+    # a masked video's visible pixels stay, the model filling only the rest.
     keep_given: bool | None = None
 
     def validate(self, conditions_known: list[str]) -> None:
@@ -72,7 +75,7 @@ class GenerationRequest:
             raise ValueError(f"frame count must be between {MIN_FRAMES} and {MAX_FRAMES}, got {self.frames}")
         if not 1 <= self.steps <= 200:
             raise ValueError(f"steps must be between 1 and 200, got {self.steps}")
-        if not 0.0 <= self.guide_scale <= 50.0:
+        if self.guide_scale is not None and not 0.0 <= self.guide_scale <= 50.0:
             raise ValueError(f"guidance scale must be between 0 and 50, got {self.guide_scale}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose one of {SAMPLERS}")
@@ -210,6 +213,7 @@ class Pipeline:
         setting ``cancel`` stops at the next step with ``GenerationCancelled``."""
         if not request.prompt.strip() and not request.conditions and request.style_image is None:
             raise ValueError("nothing to generate from: give a prompt or at least one condition")
+        request = self.with_model_defaults(request)
         request.validate(self.unet.config.conditions)
         with self._lock, torch.no_grad():
             timings: dict[str, float] = {}
@@ -230,14 +234,14 @@ class Pipeline:
                 cond["image"], uncond["image"] = image, torch.zeros_like(image)
             size = self.unet.config.latent_size
             shape = torch.Size((1, self.unet.config.in_dim, request.frames, size, size))
-            given = self._given_latents(request, shape) if self._keeps_given(request) else None  # before the UNet (offload)
+            given = self._given_latents(request, shape) if request.keep_given else None  # before the UNet (offload)
             lap("encode_text_image")
             with self._autocast(), self._running(self.unet):
                 spatial = {k: v.to(self.device) for k, v in request.conditions.items()}
                 features = self.unet.condition_features(**spatial)
                 if features is not None:  # computed once for all steps
                     cond["features"] = features
-                    uncond["features"] = torch.zeros_like(features) if self._guides_conditions(request) else features
+                    uncond["features"] = torch.zeros_like(features) if request.condition_guidance else features
                 lap("condition_features")
                 generator = torch.Generator().manual_seed(int(request.seed))
                 noise = torch.randn(shape, generator=generator).to(self.device)
@@ -253,19 +257,13 @@ class Pipeline:
                 video = self.vae.decode_video(latents.float())
             lap("vae_decode")
         frames = ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu()
-        parameters = request.parameters() | {
-            "model": self.name,
-            "condition_guidance": self._guides_conditions(request),
-            "keep_given": self._keeps_given(request),
-            "precision": str(self.dtype).removeprefix("torch."),
-        }
+        parameters = request.parameters() | {"model": self.name, "precision": str(self.dtype).removeprefix("torch.")}
         return GenerationResult(frames, timings, parameters)
 
-    def _guides_conditions(self, request: GenerationRequest) -> bool:
-        return self.spec.condition_guidance if request.condition_guidance is None else request.condition_guidance
-
-    def _keeps_given(self, request: GenerationRequest) -> bool:
-        return self.spec.keep_given if request.keep_given is None else request.keep_given
+    def with_model_defaults(self, request: GenerationRequest) -> GenerationRequest:
+        """The request with every setting left at None replaced by this model's default."""
+        unset = {name: getattr(self.spec, name) for name in MODEL_DEFAULTS if getattr(request, name) is None}
+        return replace(request, **unset) if unset else request
 
     def _given_latents(self, request: GenerationRequest, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor] | None:
         """(latents, mask) of what the user gave, at the latent shape: the visible pixels of a
@@ -303,7 +301,6 @@ def _resized(video: torch.Tensor, size: int) -> torch.Tensor:
     return frames.reshape(b, f, c, size, size).transpose(1, 2)
 
 
-MODEL_NAMES = ("embedded", "official")
 _loaded: dict[tuple[str, str | None, str, str, bool], Pipeline] = {}
 _loading = threading.Lock()
 

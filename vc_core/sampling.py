@@ -13,7 +13,6 @@ from typing import Callable, Protocol
 import torch
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-DEFAULT_GUIDE_SCALE = 9.0  # hard-coded in the official sampling call (cfg.guide_scale is unused)
 SAMPLERS = ("ddim", "dpmpp_2m")
 PREDICTIONS = ("eps", "v")
 # Keyword arguments the UNet broadcasts over the batch: passed once when both guidance branches
@@ -113,8 +112,8 @@ def as_eps_fn(model_fn: EpsFn, schedule: NoiseSchedule, prediction: str) -> EpsF
 def cfg_eps_fn(
     model: Callable[..., torch.Tensor],
     cond: dict,
-    uncond: dict | None = None,
-    guide_scale: float | None = DEFAULT_GUIDE_SCALE,
+    uncond: dict | None,
+    guide_scale: float | None,
     batched: bool = True,
 ) -> EpsFn:
     """eps = eps_u + s·(eps_c − eps_u); the two branches run as one batch when ``batched``.

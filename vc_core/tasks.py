@@ -94,7 +94,6 @@ from vc_core.pipeline import (
     Pipeline,
     Progress,
 )
-from vc_core.sampling import DEFAULT_GUIDE_SCALE
 from vc_core.video_io import write_gif, write_mp4
 from vc_core.weights import WeightError, find_official_files
 
@@ -115,7 +114,7 @@ class Settings:
 
     frames: int = 16
     steps: int = 25
-    guide_scale: float = DEFAULT_GUIDE_SCALE
+    guide_scale: float | None = None  # None: the model's default
     sampler: str = "ddim"
     seed: int = 0
     condition_guidance: bool | None = None  # None: the model's default
@@ -334,7 +333,7 @@ class _Builder:
         s = self.settings
         request = GenerationRequest(
             self.prompt, self.conditions, self.style, frames=int(s.frames), steps=int(s.steps),
-            guide_scale=float(s.guide_scale), sampler=s.sampler, seed=int(s.seed), condition_guidance=s.condition_guidance,
+            guide_scale=None if s.guide_scale is None else float(s.guide_scale), sampler=s.sampler, seed=int(s.seed), condition_guidance=s.condition_guidance,
             keep_given=s.keep_given,
         )
         request.validate(self.spec.unet.conditions)
