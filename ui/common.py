@@ -14,8 +14,8 @@ import gradio as gr
 import numpy as np
 
 from vc_core import tasks
-from vc_core.pipeline import MAX_FRAMES, MIN_FRAMES, Pipeline
 from vc_core.config import ModelSpec
+from vc_core.pipeline import MAX_FRAMES, MIN_FRAMES, Pipeline
 from vc_core.sampling import GenerationCancelled
 from vc_core.video_io import request_dir
 from vc_core.weights import WeightError
