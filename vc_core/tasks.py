@@ -333,8 +333,8 @@ class _Builder:
         s = self.settings
         request = GenerationRequest(
             self.prompt, self.conditions, self.style, frames=int(s.frames), steps=int(s.steps),
-            guide_scale=None if s.guide_scale is None else float(s.guide_scale), sampler=s.sampler, seed=int(s.seed), condition_guidance=s.condition_guidance,
-            keep_given=s.keep_given,
+            guide_scale=None if s.guide_scale is None else float(s.guide_scale), sampler=s.sampler, seed=int(s.seed),
+            condition_guidance=s.condition_guidance, keep_given=s.keep_given,
         )
         request.validate(self.spec.unet.conditions)
         if not request.prompt and not request.conditions and request.style_image is None:

@@ -21,6 +21,7 @@ from vc_core.conditions.strokes import Stroke, stroke_to_motion
 from vc_core.conditions.transforms import to_model_layout
 from vc_core.evaluate.appearance import colour_and_shape, colour_mask, edge_f1, psnr, ssim
 from vc_core.evaluate.motion import motion_adherence
+from vc_core.generate import on_off
 from vc_core.models.clip import preprocess_style_image
 from vc_core.pipeline import GenerationRequest, Pipeline, load_pipeline
 from vc_core.train.data import EVAL_SEED_BASE
@@ -201,11 +202,11 @@ def main() -> None:
     torch.set_grad_enabled(False)
     start = time.time()
     pipe = Pipeline.from_embedded(args.folder) if args.folder else load_pipeline(args.model, args.weights)
-    keep_given = pipe.spec.keep_given if args.keep_given is None else args.keep_given == "on"
-    guide_scale = pipe.spec.guide_scale if args.guide_scale is None else args.guide_scale
-    ev = Evaluator(pipe, args.scenes, args.steps, args.sampler, guide_scale, keep_given)
+    # resolved once, the pipeline's way, so the results say which values were used
+    used = pipe.with_model_defaults(GenerationRequest("", guide_scale=args.guide_scale, keep_given=on_off(args.keep_given, "--keep-given")))
+    ev = Evaluator(pipe, args.scenes, args.steps, args.sampler, used.guide_scale, used.keep_given)
     results: dict = {"model": args.folder or args.model, "scenes": args.scenes, "steps": args.steps, "sampler": args.sampler,
-                     "guide_scale": guide_scale, "keep_given": keep_given}
+                     "guide_scale": used.guide_scale, "keep_given": used.keep_given}
     metrics = (ev.motion_from_strokes, ev.motion_from_clip, ev.text, ev.image_to_video, ev.inpainting, ev.sketch_and_depth, ev.frame_consistency)
     for metric in metrics:
         if args.only and metric.__name__ not in args.only:
