@@ -83,3 +83,33 @@ def test_motion_focus_leaves_motion_as_the_only_per_frame_position_cue():
     alone = focused["motion"] & ~np.any([focused[k] for k in REVEAL_POSITIONS], axis=0)
     assert 0.4 < alone.mean() < 0.5
     assert abs(focused["local_image"].mean() - official["local_image"].mean()) < 0.03  # others unchanged
+
+
+def test_recipe_runner_gives_compose_the_rest_of_the_budget_and_resumes(tmp_path, monkeypatch):
+    from vc_core.train import recipe
+
+    commands, failing = [], {"compose"}
+
+    def fake_run(command, check):
+        commands.append(command)
+        name = "compose" if "compose" in command else command[2].rsplit(".", 1)[-1]
+        return subprocess.CompletedProcess(command, 1 if name in failing else 0)
+
+    monkeypatch.setattr(recipe.subprocess, "run", fake_run)
+    monkeypatch.setattr(sys, "argv", ["recipe", "--runs", str(tmp_path), "--minutes", "60"])
+    with pytest.raises(SystemExit, match="compose failed"):
+        recipe.main()
+    limits = {c[4] if c[2] == "vc_core.train.denoiser" else c[2]: c[c.index("--minutes") + 1] for c in commands if "--minutes" in c}
+    assert limits == {"vc_core.train.autoencoder": "15.00", "vc_core.train.towers": "7.00", "t2v": "8.00", "compose": "58.00"}
+    assert not any("vc_core.train.export" in c for c in commands)  # nothing after a failed stage
+
+    # a rerun skips the finished stages and counts their time: compose gets what is left
+    log = json.loads((tmp_path / "recipe.json").read_text())
+    log["stages"]["autoencoder"]["minutes"] = 30.0
+    (tmp_path / "recipe.json").write_text(json.dumps(log))
+    commands.clear()
+    failing.clear()
+    recipe.main()
+    assert [c[2] for c in commands] == ["vc_core.train.denoiser", "vc_core.train.export"]
+    assert commands[0][commands[0].index("--minutes") + 1] == "28.00"
+    assert all(s["finished"] for s in json.loads((tmp_path / "recipe.json").read_text())["stages"].values())

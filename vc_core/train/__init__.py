@@ -6,4 +6,6 @@
     python -m vc_core.train.denoiser --stage t2v       # text-to-video
     python -m vc_core.train.denoiser --stage compose   # + all conditions, official dropout scheme
     python -m vc_core.train.export      # safetensors + config into assets/embedded/
+
+or all of them within a wall-clock budget: ``python -m vc_core.train.recipe --minutes 120``.
 """

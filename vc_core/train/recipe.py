@@ -1,0 +1,85 @@
+"""The whole training recipe as one command within a wall-clock budget.
+
+    python -m vc_core.train.recipe --runs runs/fresh --minutes 120
+
+Runs each stage's own command (world → autoencoder → towers → text-to-video → compose → export)
+with a share of the budget; the compose stage gets whatever the earlier stages left. Progress is
+kept in ``<runs>/recipe.json``: a rerun skips finished stages, resumes the interrupted one from
+its checkpoint and counts the time already spent.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# Left for the compose stage's start-up (models, latents) and the export after it.
+RESERVE_MINUTES = 2.0
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    module: str
+    args: tuple[str, ...]
+    minutes: float | None  # its share of the budget; None: no time limit (world, export); inf: the rest
+
+
+def stages(runs: Path, world: Path, out: Path) -> list[Stage]:
+    common = ("--world", str(world))
+    unbounded = ("--steps", "1000000")  # the minutes end these stages, not a step count
+    return [
+        Stage("world", "vc_core.train.data", ("--out", str(world)), None),
+        Stage("autoencoder", "vc_core.train.autoencoder", (*common, *unbounded, "--out", str(runs / "autoencoder")), 15),
+        Stage("towers", "vc_core.train.towers", (*common, *unbounded, "--out", str(runs / "towers")), 7),
+        Stage("t2v", "vc_core.train.denoiser", ("--stage", "t2v", *common, *unbounded, "--runs", str(runs)), 8),
+        Stage("compose", "vc_core.train.denoiser", ("--stage", "compose", *common, *unbounded, "--runs", str(runs)), float("inf")),
+        Stage("export", "vc_core.train.export", ("--runs", str(runs), "--out", str(out)), None),
+    ]
+
+
+def stage_minutes(stage: Stage, left: float) -> float | None:
+    """The stage's time limit given ``left`` minutes of the budget, or None for an unlimited stage."""
+    if stage.minutes is None:
+        return None
+    return max(0.5, min(stage.minutes, left - RESERVE_MINUTES))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=Path, default=Path("runs/recipe"), help="folder for every stage's checkpoints")
+    p.add_argument("--world", type=Path, help="rendered world (default: <runs>/world)")
+    p.add_argument("--out", type=Path, help="exported model (default: <runs>/embedded; the app's is assets/embedded)")
+    p.add_argument("--minutes", type=float, default=120, help="wall-clock budget of the whole recipe")
+    args = p.parse_args()
+    world, out = args.world or args.runs / "world", args.out or args.runs / "embedded"
+    args.runs.mkdir(parents=True, exist_ok=True)
+    log_path = args.runs / "recipe.json"
+    log = json.loads(log_path.read_text()) if log_path.exists() else {"budget_minutes": args.minutes, "stages": {}}
+    for stage in stages(args.runs, world, out):
+        done = log["stages"].get(stage.name, {})
+        if done.get("finished"):
+            continue
+        spent = sum(s["minutes"] for s in log["stages"].values())
+        limit = stage_minutes(stage, args.minutes - spent)
+        command = [sys.executable, "-m", stage.module, *stage.args]
+        if limit is not None:
+            command += ["--minutes", f"{limit:.2f}"]
+        print(f"[recipe] {stage.name}: {' '.join(command[1:])}", flush=True)
+        start = time.time()
+        result = subprocess.run(command, check=False)  # a failure is reported below, with how to resume
+        minutes = done.get("minutes", 0.0) + (time.time() - start) / 60
+        log["stages"][stage.name] = {"minutes": round(minutes, 2), "finished": result.returncode == 0}
+        log_path.write_text(json.dumps(log, indent=1))
+        if result.returncode != 0:
+            sys.exit(f"[recipe] stage {stage.name} failed (exit {result.returncode}); rerun to resume")
+    total = sum(s["minutes"] for s in log["stages"].values())
+    print(f"[recipe] done in {total:.1f} minutes (budget {args.minutes:g}); model in {out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
