@@ -32,10 +32,12 @@ class Stage:
 def stages(runs: Path, world: Path, out: Path) -> list[Stage]:
     common = ("--world", str(world))
     unbounded = ("--steps", "1000000")  # the minutes end these stages, not a step count
+    # The autoencoder's and the towers' learning rates decay to zero over --steps, so their step
+    # counts are sized to fill their minutes on a 2-core CPU (0.31 and 0.15 s/step).
     return [
         Stage("world", "vc_core.train.data", ("--out", str(world)), None),
-        Stage("autoencoder", "vc_core.train.autoencoder", (*common, *unbounded, "--out", str(runs / "autoencoder")), 15),
-        Stage("towers", "vc_core.train.towers", (*common, *unbounded, "--out", str(runs / "towers")), 7),
+        Stage("autoencoder", "vc_core.train.autoencoder", (*common, "--steps", "2800", "--out", str(runs / "autoencoder")), 15),
+        Stage("towers", "vc_core.train.towers", (*common, "--steps", "2600", "--out", str(runs / "towers")), 7),
         Stage("t2v", "vc_core.train.denoiser", ("--stage", "t2v", *common, *unbounded, "--runs", str(runs)), 8),
         Stage("compose", "vc_core.train.denoiser", ("--stage", "compose", *common, *unbounded, "--runs", str(runs)), float("inf")),
         Stage("export", "vc_core.train.export", ("--runs", str(runs), "--out", str(out)), None),
