@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -90,12 +91,15 @@ def test_recipe_runner_gives_compose_the_rest_of_the_budget_and_resumes(tmp_path
 
     commands, failing = [], {"compose"}
 
-    def fake_run(command, check):
-        commands.append(command)
-        name = "compose" if "compose" in command else command[2].rsplit(".", 1)[-1]
-        return subprocess.CompletedProcess(command, 1 if name in failing else 0)
+    class FakeStage:  # the stage commands, exiting at once
+        def __init__(self, command):
+            commands.append(command)
+            self.code = 1 if "compose" in command and "compose" in failing else 0
 
-    monkeypatch.setattr(recipe.subprocess, "run", fake_run)
+        def wait(self):
+            return self.code
+
+    monkeypatch.setattr(recipe.subprocess, "Popen", FakeStage)
     monkeypatch.setattr(sys, "argv", ["recipe", "--runs", str(tmp_path), "--minutes", "60"])
     with pytest.raises(SystemExit, match="compose failed"):
         recipe.main()
@@ -103,13 +107,65 @@ def test_recipe_runner_gives_compose_the_rest_of_the_budget_and_resumes(tmp_path
     assert limits == {"vc_core.train.autoencoder": "15.00", "vc_core.train.towers": "7.00", "t2v": "8.00", "compose": "58.00"}
     assert not any("vc_core.train.export" in c for c in commands)  # nothing after a failed stage
 
-    # a rerun skips the finished stages and counts their time: compose gets what is left
+    # a rerun skips the finished stages and counts their time; a stage stopped part-way gets the
+    # rest of its share, compose what is left of the budget
     log = json.loads((tmp_path / "recipe.json").read_text())
     log["stages"]["autoencoder"]["minutes"] = 30.0
+    log["stages"]["towers"] = {"minutes": 5.0, "finished": False}
     (tmp_path / "recipe.json").write_text(json.dumps(log))
     commands.clear()
     failing.clear()
     recipe.main()
-    assert [c[2] for c in commands] == ["vc_core.train.denoiser", "vc_core.train.export"]
-    assert commands[0][commands[0].index("--minutes") + 1] == "28.00"
+    assert [c[2] for c in commands] == ["vc_core.train.towers", "vc_core.train.denoiser", "vc_core.train.export"]
+    assert [c[c.index("--minutes") + 1] for c in commands[:2]] == ["2.00", "23.00"]
     assert all(s["finished"] for s in json.loads((tmp_path / "recipe.json").read_text())["stages"].values())
+
+
+def test_stopping_the_recipe_keeps_the_stage_for_a_later_sitting(tmp_path, monkeypatch):
+    import signal
+
+    from vc_core.train import recipe
+
+    class StoppedStage:  # SIGTERM arrives while the stage runs; the stage saves and exits 0
+        def __init__(self, command):
+            self.terminated = False
+
+        def wait(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert self.terminated  # the runner passed the stop on to the stage
+            return 0
+
+        def terminate(self):
+            self.terminated = True
+
+    monkeypatch.setattr(recipe.subprocess, "Popen", StoppedStage)
+    monkeypatch.setattr(sys, "argv", ["recipe", "--runs", str(tmp_path)])
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit, match="stopped during world"):
+        recipe.main()
+    assert signal.getsignal(signal.SIGTERM) == handler
+    assert json.loads((tmp_path / "recipe.json").read_text())["stages"]["world"]["finished"] is False
+
+
+def test_a_stage_stopped_by_sigterm_saves_its_checkpoint(tmp_path):
+    # no periodic checkpoint would come for 10 000 steps: only the stop can write one
+    script = f"""
+import time, torch
+from pathlib import Path
+from vc_core.train.common import run_stage
+m = torch.nn.Linear(2, 2)
+opt = torch.optim.SGD(m.parameters(), lr=0.1)
+def step(i):
+    time.sleep(0.02)
+    return {{"loss": 1.0}}
+run_stage("t", Path({str(tmp_path)!r}), {{"m": m}}, opt, step, 10**9, 5, 0, every=1000)
+"""
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (tmp_path / "loss.jsonl").exists() and time.time() < deadline:  # the loop has begun
+        time.sleep(0.1)
+    time.sleep(0.5)
+    child.terminate()
+    out, _ = child.communicate(timeout=30)
+    assert child.returncode == 0 and "stopped at step" in out
+    assert read_checkpoint(tmp_path / "ckpt.pt", "stopped stage")["step"] > 0

@@ -34,7 +34,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--minutes", type=float, default=12)
     p.add_argument("--batch", type=int, default=12)
-    p.add_argument("--lr", type=float, default=1e-3)
+    # 1e-3 was unstable: two fresh runs stalled near rec 0.25 (19.5–21.9 dB) where the first had
+    # reached 0.09; 5e-4 reached 0.099 by step 1 500 (gradient clipping at 1e-3 did not help)
+    p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--init", type=Path, help="an autoencoder stage folder to start from")
     p.add_argument("--decoder-only", action="store_true", help="train only the decoder (needs --init); latents stay unchanged")

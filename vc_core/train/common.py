@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,8 @@ def run_stage(
     """Run ``step_fn`` until ``max_steps`` or ``minutes`` pass, checkpointing and logging.
 
     Resumes from ``folder/ckpt.pt`` when present; the RNG is reseeded with (seed, step) so a
-    resumed run continues deterministically.
+    resumed run continues deterministically. SIGTERM ends the run after the current step, with a
+    checkpoint, so stopping a run loses no work.
     """
     folder.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = folder / "ckpt.pt", folder / "loss.jsonl"
@@ -69,9 +71,10 @@ def run_stage(
         torch.save(state, folder / "ckpt.tmp")
         (folder / "ckpt.tmp").replace(ckpt_path)
 
-    start, running = time.time(), {}
+    start, running, stop = time.time(), {}, []
+    previous_handler = signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     with log_path.open("a") as log:
-        while step < max_steps and time.time() - start < minutes * 60:
+        while step < max_steps and time.time() - start < minutes * 60 and not stop:
             torch.manual_seed(seed * 1_000_003 + step)
             losses = step_fn(step)
             step += 1
@@ -86,5 +89,6 @@ def run_stage(
             if step % (every * 10) == 0:
                 save()
     save()
+    signal.signal(signal.SIGTERM, previous_handler)
     print(f"[{name}] stopped at step {step} after {time.time() - start:.0f} s", flush=True)
     return step

@@ -5,12 +5,14 @@
 Runs each stage's own command (world → autoencoder → towers → text-to-video → compose → export)
 with a share of the budget; the compose stage gets whatever the earlier stages left. Progress is
 kept in ``<runs>/recipe.json``: a rerun skips finished stages, resumes the interrupted one from
-its checkpoint and counts the time already spent.
+its checkpoint and counts the time already spent. SIGTERM to this command stops the running
+stage at its next step with a checkpoint, so a budget can be spent over several sittings.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -44,11 +46,27 @@ def stages(runs: Path, world: Path, out: Path) -> list[Stage]:
     ]
 
 
-def stage_minutes(stage: Stage, left: float) -> float | None:
-    """The stage's time limit given ``left`` minutes of the budget, or None for an unlimited stage."""
+def stage_minutes(stage: Stage, left: float, spent: float = 0.0) -> float | None:
+    """The stage's time limit given ``left`` minutes of the budget and ``spent`` on it in earlier
+    sittings, or None for an unlimited stage."""
     if stage.minutes is None:
         return None
-    return max(0.5, min(stage.minutes, left - RESERVE_MINUTES))
+    return max(0.5, min(stage.minutes - spent, left - RESERVE_MINUTES))
+
+
+def run_command(command: list[str]) -> tuple[int, bool]:
+    """Run one stage; a SIGTERM meanwhile is passed on (the stage saves and exits). → (exit code, stopped)."""
+    child, stopped = subprocess.Popen(command), []
+
+    def stop(*_: object) -> None:
+        stopped.append(True)
+        child.terminate()
+
+    previous_handler = signal.signal(signal.SIGTERM, stop)
+    try:
+        return child.wait(), bool(stopped)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
 
 
 def main() -> None:
@@ -67,18 +85,20 @@ def main() -> None:
         if done.get("finished"):
             continue
         spent = sum(s["minutes"] for s in log["stages"].values())
-        limit = stage_minutes(stage, args.minutes - spent)
+        limit = stage_minutes(stage, args.minutes - spent, done.get("minutes", 0.0))
         command = [sys.executable, "-m", stage.module, *stage.args]
         if limit is not None:
             command += ["--minutes", f"{limit:.2f}"]
         print(f"[recipe] {stage.name}: {' '.join(command[1:])}", flush=True)
         start = time.time()
-        result = subprocess.run(command, check=False)  # a failure is reported below, with how to resume
+        returncode, stopped = run_command(command)
         minutes = done.get("minutes", 0.0) + (time.time() - start) / 60
-        log["stages"][stage.name] = {"minutes": round(minutes, 2), "finished": result.returncode == 0}
+        log["stages"][stage.name] = {"minutes": round(minutes, 2), "finished": returncode == 0 and not stopped}
         log_path.write_text(json.dumps(log, indent=1))
-        if result.returncode != 0:
-            sys.exit(f"[recipe] stage {stage.name} failed (exit {result.returncode}); rerun to resume")
+        if stopped:
+            sys.exit(f"[recipe] stopped during {stage.name} after {minutes:.1f} minutes of it; rerun to resume")
+        if returncode != 0:
+            sys.exit(f"[recipe] stage {stage.name} failed (exit {returncode}); rerun to resume")
     total = sum(s["minutes"] for s in log["stages"].values())
     print(f"[recipe] done in {total:.1f} minutes (budget {args.minutes:g}); model in {out}", flush=True)
 
