@@ -46,7 +46,7 @@ def stages(runs: Path, world: Path, out: Path) -> list[Stage]:
     ]
 
 
-def stage_minutes(stage: Stage, left: float, spent: float = 0.0) -> float | None:
+def stage_minutes(stage: Stage, left: float, spent: float) -> float | None:
     """The stage's time limit given ``left`` minutes of the budget and ``spent`` on it in earlier
     sittings, or None for an unlimited stage."""
     if stage.minutes is None:
