@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from vc_core.config import ModelSpec
+from vc_core.config import ModelSpec, UNetConfig
 from vc_core.pipeline import EMBEDDED_DIR, GenerationRequest, Pipeline
 from vc_core.train.common import video_tensor
 from vc_core.train.data import EVAL_SEED_BASE
+from vc_core.weights import WeightError
 from vc_core.world import caption, render, sample_scene
 
 
@@ -21,10 +22,18 @@ def pipe():
 def test_shipped_files_match_the_config_and_the_size_budget(pipe):
     meta = json.loads((EMBEDDED_DIR / "model.json").read_text())
     spec = ModelSpec.embedded()
-    assert meta["unet"] == json.loads(json.dumps(spec.unet.__dict__)) and meta["prediction"] == spec.prediction
+    assert UNetConfig(**meta["unet"]) == spec.unet == pipe.unet.config and meta["prediction"] == spec.prediction
     total = sum(p.stat().st_size for p in EMBEDDED_DIR.glob("*.safetensors"))
     assert total <= 60e6, f"{total / 1e6:.1f} MB"
     assert pipe.video_size == spec.video_size == 128
+
+
+def test_a_model_folder_whose_config_this_code_cannot_build_is_named(tmp_path):
+    meta = json.loads((EMBEDDED_DIR / "model.json").read_text())
+    meta["unet"]["stc_input_size"] = 32  # below its stc_pool_size
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(WeightError, match="model.json: its UNet config does not fit.*stc_input_size"):
+        Pipeline.from_embedded(tmp_path)
 
 
 def test_generates_offline_and_reproducibly(pipe):

@@ -18,10 +18,13 @@ from vc_core.weights import read_checkpoint
 pytestmark = pytest.mark.slow
 
 
-def run(*args: str) -> None:
+def run(*args: str, fails_with: str | None = None) -> None:
     env = os.environ | {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     done = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    if fails_with:
+        assert done.returncode != 0 and fails_with in done.stderr, done.stderr[-2000:]
+    else:
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
 def test_recipe_on_a_few_steps_then_generate(tmp_path):
@@ -31,10 +34,14 @@ def test_recipe_on_a_few_steps_then_generate(tmp_path):
     run("vc_core.train.autoencoder", *common, "--out", str(runs / "autoencoder"), "--batch", "2")
     run("vc_core.train.towers", *common, "--out", str(runs / "towers"), "--batch", "4")
     run("vc_core.train.denoiser", "--stage", "t2v", *common, "--runs", str(runs), "--batch", "2")
-    run("vc_core.train.denoiser", "--stage", "compose", *common, "--runs", str(runs), "--batch", "2")
-    # resuming a finished stage continues from its checkpoint instead of starting over
-    run("vc_core.train.denoiser", "--stage", "compose", "--world", str(world), "--steps", "3", "--minutes", "5", "--runs", str(runs), "--batch", "2")
-    assert (runs / "denoiser_compose" / "ckpt.pt").exists()
+    compose = ["vc_core.train.denoiser", "--stage", "compose", "--runs", str(runs), "--batch", "2", "--stc-input-size", "64"]
+    run(*compose, *common)
+    # resuming a finished stage continues from its checkpoint instead of starting over, with the
+    # UNet config it was trained with
+    resume = ["--world", str(world), "--steps", "3", "--minutes", "5"]
+    run(*compose[:-2], *resume, fails_with="trained with another UNet config")
+    run(*compose, *resume)
+    assert read_checkpoint(runs / "denoiser_compose" / "ckpt.pt", "compose")["step"] == 3
     # a decoder fine-tune keeps the encoder, so the latents the UNet learned and their scale
     run("vc_core.train.autoencoder", *common, "--out", str(runs / "decoder"), "--batch", "2", "--init", str(runs / "autoencoder"), "--decoder-only")
     before, after = (read_checkpoint(runs / name / "ckpt.pt", name)["vae"] for name in ("autoencoder", "decoder"))
@@ -44,6 +51,7 @@ def test_recipe_on_a_few_steps_then_generate(tmp_path):
     assert scales[0] == scales[1]
     run("vc_core.train.export", "--runs", str(runs), "--out", str(tmp_path / "embedded"), "--autoencoder", "decoder")
     pipe = Pipeline.from_embedded(tmp_path / "embedded")
+    assert pipe.unet.config.stc_input_size == 64  # the exported model says how it was trained
     video = pipe.generate(GenerationRequest("a red star moving left", frames=8, steps=2)).video
     assert video.shape == (8, 128, 128, 3) and video.dtype == torch.uint8
 

@@ -110,6 +110,28 @@ def test_precomputed_features_equal_raw_conditions(small, backend):
     assert torch.equal(a, b)
 
 
+def test_stc_input_size_pools_each_condition_frame_before_the_branch():
+    """The embedded recipe's speed option: a 64² sketch with stc_input_size=32 gives exactly the
+    features of its 2×2 mean fed to the same branch without the option; the default (official)
+    runs the first conv at full size, which is a different function."""
+    from dataclasses import replace
+
+    from tests.tiny import TINY_UNET
+
+    torch.manual_seed(0)
+    pooled_net = UNet3D(replace(TINY_UNET, stc_input_size=32)).eval()
+    full_net = UNet3D(TINY_UNET).eval()
+    full_net.load_state_dict(pooled_net.state_dict())
+    sketch = (torch.rand(1, 1, 3, 64, 64) > 0.8).float()
+    mean = torch.nn.functional.avg_pool3d(sketch, (1, 2, 2))
+    with torch.no_grad():
+        pooled = pooled_net.condition_branch("sketch", sketch)
+        assert torch.allclose(pooled, full_net.condition_branch("sketch", mean), atol=1e-6)
+        assert not torch.allclose(pooled, full_net.condition_branch("sketch", sketch), atol=1e-3)
+    with pytest.raises(ValueError, match="stc_input_size"):
+        replace(TINY_UNET, stc_input_size=16)
+
+
 def test_wrong_latent_size_is_explained(small):
     net, g = small
     x = torch.zeros(1, 4, g["in_x"].shape[2], 16, 16)

@@ -67,6 +67,10 @@ class UNetConfig:
     # 0 (official): the motion branch sees the codec's sparse map, one vector per block centre.
     # N > 0: each vector is first spread over the N×N block around it (see stc.fill_motion_blocks).
     motion_block_fill: int = 0
+    # None (official): a branch's first conv runs at the condition's own size, then pools to
+    # stc_pool_size. N (≥ stc_pool_size): each condition frame is average-pooled to N×N first —
+    # the full-size first conv cost over a third of a CPU training step of the embedded model.
+    stc_input_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.use_fps_condition:
@@ -76,6 +80,8 @@ class UNetConfig:
         unknown = set(self.video_compositions) - set(ALL_COMPOSITIONS)
         if unknown:
             raise ValueError(f"unknown video_compositions {sorted(unknown)}; known: {ALL_COMPOSITIONS}")
+        if self.stc_input_size is not None and self.stc_input_size < self.stc_pool_size:
+            raise ValueError(f"stc_input_size {self.stc_input_size} is below stc_pool_size {self.stc_pool_size}: it would only blur")
 
     @classmethod
     def official(cls) -> "UNetConfig":

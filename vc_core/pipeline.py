@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from vc_core.config import CONDITION_CHANNELS, MODEL_NAMES, ModelSpec
+from vc_core.config import CONDITION_CHANNELS, MODEL_NAMES, ModelSpec, UNetConfig
 from vc_core.models.clip import CLIPEncoder, load_clip
 from vc_core.models.unet import LoadReport, UNet3D, channels_last_convs, load_unet
 from vc_core.models.vae import AutoencoderKL, load_vae
@@ -157,6 +157,10 @@ class Pipeline:
         meta = json.loads(meta_path.read_text())
         spec.vae.scale_factor = float(meta["vae_scale_factor"])
         spec.prediction = meta["prediction"]
+        try:  # the folder's own config: a model retrained with other options differs from the shipped one
+            spec.unet = UNetConfig(**meta["unet"])
+        except (TypeError, ValueError) as exc:
+            raise WeightError(f"{meta_path}: its UNet config does not fit this code ({exc})") from exc
         parts = {}
         for key in ("unet", "vae", "clip"):
             state = read_checkpoint(folder / f"{key}.safetensors", f"embedded {key}")

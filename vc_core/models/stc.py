@@ -87,10 +87,14 @@ def fill_motion_blocks(motion: torch.Tensor, block: int) -> torch.Tensor:
     return filled.reshape(shape)
 
 
-def encode_condition(encoder: nn.Module, adapter: FrameAdapter, cond: torch.Tensor) -> torch.Tensor:
-    """(B, C, F, H, W) condition → (B, concat_dim, F, h, w) features."""
+def encode_condition(encoder: nn.Module, adapter: FrameAdapter, cond: torch.Tensor, input_size: int | None = None) -> torch.Tensor:
+    """(B, C, F, H, W) condition → (B, concat_dim, F, h, w) features; ``input_size``: average-pool
+    each frame to that size before the encoder (None: as given, as official)."""
     b, _, f = cond.shape[:3]
-    y = encoder(rearrange(cond, "b c f h w -> (b f) c h w"))
+    x = rearrange(cond, "b c f h w -> (b f) c h w")
+    if input_size is not None:
+        x = F.adaptive_avg_pool2d(x, input_size)
+    y = encoder(x)
     h, w = y.shape[-2:]
     y = adapter(rearrange(y, "(b f) c h w -> (b h w) f c", b=b, f=f))
     return rearrange(y, "(b h w) f c -> b c f h w", b=b, h=h, w=w)

@@ -207,7 +207,7 @@ class UNet3D(nn.Module):
         adapter = getattr(self, _ADAPTER_NAME.get(name, f"{name}_embedding_after"))
         if name == "motion" and self.config.motion_block_fill:
             cond = fill_motion_blocks(cond.transpose(1, 2), self.config.motion_block_fill).transpose(1, 2)
-        return encode_condition(encoder, adapter, cond.to(encoder[0].weight.dtype))
+        return encode_condition(encoder, adapter, cond.to(encoder[0].weight.dtype), self.config.stc_input_size)
 
     def context(self, y: torch.Tensor | None, image: torch.Tensor | None, batch: int) -> torch.Tensor:
         """Cross-attention tokens: text (77) then, if given, one image token."""

@@ -13,6 +13,9 @@ import torch
 
 from vc_core.weights import read_checkpoint
 
+# A denoiser stage's UNet config (JSON), beside its checkpoint: the export ships what was trained.
+UNET_CONFIG_FILE = "unet.json"
+
 
 @dataclass
 class World:

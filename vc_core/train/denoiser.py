@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from vc_core.models.clip import CLIPEncoder
 from vc_core.models.unet import UNet3D
 from vc_core.models.vae import AutoencoderKL
 from vc_core.sampling import NoiseSchedule
-from vc_core.train.common import World, run_stage, video_tensor
+from vc_core.train.common import UNET_CONFIG_FILE, World, run_stage, video_tensor
 from vc_core.train.towers import style_batch
 from vc_core.weights import read_checkpoint
 
@@ -166,11 +166,15 @@ def main() -> None:
     p.add_argument("--high-t-fraction", type=float, default=0.3)
     p.add_argument("--object-weight", type=float, default=8.0, help="extra loss weight on object pixels")
     p.add_argument("--motion-focus", type=float, default=0.4, help="fraction of samples where motion is the only per-frame cue")
+    p.add_argument(
+        "--stc-input-size", type=int, help="pool conditions to N×N before the STC-encoder's first conv (default: as shipped, full size)"
+    )
     p.add_argument("--init", type=Path, help="checkpoint to start a new stage from (default: t2v for compose)")
     p.add_argument("--out", type=Path, help="stage folder (default: <runs>/denoiser_<stage>)")
     args = p.parse_args()
 
     spec = ModelSpec.embedded()
+    spec.unet = replace(spec.unet, stc_input_size=args.stc_input_size)
     world = World.load(args.world)
     vae = load_stage(args.runs / "autoencoder", "vae", AutoencoderKL(spec.vae))
     vae.config.scale_factor = json.loads((args.runs / "autoencoder" / "stats.json").read_text())["scale_factor"]
@@ -181,6 +185,11 @@ def main() -> None:
     unet = UNet3D(replace(spec.unet, use_checkpoint=False))
     ema = copy.deepcopy(unet).requires_grad_(False)
     out = args.out or args.runs / f"denoiser_{args.stage}"
+    out.mkdir(parents=True, exist_ok=True)
+    config = json.loads(json.dumps(asdict(spec.unet)))
+    if (out / "ckpt.pt").exists() and (out / UNET_CONFIG_FILE).exists() and json.loads((out / UNET_CONFIG_FILE).read_text()) != config:
+        raise SystemExit(f"{out} was trained with another UNet config ({out / UNET_CONFIG_FILE}); resume it with the same options")
+    (out / UNET_CONFIG_FILE).write_text(json.dumps(config, indent=1))
     init = args.init or (args.runs / "denoiser_t2v" / "ckpt.pt" if args.stage == "compose" else None)
     if init is not None and not (out / "ckpt.pt").exists():
         previous = read_checkpoint(init, "initial denoiser checkpoint")

@@ -13,8 +13,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from vc_core.config import ModelSpec
+from vc_core.config import ModelSpec, UNetConfig
 from vc_core.pipeline import EMBEDDED_DIR
+from vc_core.train.common import UNET_CONFIG_FILE
 from vc_core.weights import read_checkpoint
 
 
@@ -52,6 +53,9 @@ def main() -> None:
     save_file(half({k.removeprefix("model."): v for k, v in denoiser["clip"].items()}), args.out / "clip.safetensors")
     save_file(half(autoencoder["vae"]), args.out / "vae.safetensors")
     spec = ModelSpec.embedded()
+    trained_config = args.runs / args.stage / UNET_CONFIG_FILE
+    if trained_config.exists():  # written by the denoiser stage: e.g. its --stc-input-size
+        spec.unet = UNetConfig(**json.loads(trained_config.read_text()))
     steps = {}
     for stage in dict.fromkeys(["autoencoder", args.autoencoder, "towers", *args.history, args.stage]):
         log = args.runs / stage / "loss.jsonl"
