@@ -186,10 +186,10 @@ def main() -> None:
     ema = copy.deepcopy(unet).requires_grad_(False)
     out = args.out or args.runs / f"denoiser_{args.stage}"
     out.mkdir(parents=True, exist_ok=True)
-    config = json.loads(json.dumps(asdict(spec.unet)))
-    if (out / "ckpt.pt").exists() and (out / UNET_CONFIG_FILE).exists() and json.loads((out / UNET_CONFIG_FILE).read_text()) != config:
-        raise SystemExit(f"{out} was trained with another UNet config ({out / UNET_CONFIG_FILE}); resume it with the same options")
-    (out / UNET_CONFIG_FILE).write_text(json.dumps(config, indent=1))
+    saved = out / UNET_CONFIG_FILE
+    if (out / "ckpt.pt").exists() and saved.exists() and UNetConfig(**json.loads(saved.read_text())) != spec.unet:
+        raise SystemExit(f"{out} was trained with another UNet config ({saved}); resume it with the same options")
+    saved.write_text(json.dumps(asdict(spec.unet), indent=1))
     init = args.init or (args.runs / "denoiser_t2v" / "ckpt.pt" if args.stage == "compose" else None)
     if init is not None and not (out / "ckpt.pt").exists():
         previous = read_checkpoint(init, "initial denoiser checkpoint")
