@@ -94,6 +94,53 @@ def test_motion_focus_leaves_motion_as_the_only_per_frame_position_cue():
     assert abs(focused["local_image"].mean() - official["local_image"].mean()) < 0.03  # others unchanged
 
 
+def test_text_focus_keeps_the_text_alone_and_leaves_the_other_draws_as_they_were():
+    import numpy as np
+
+    from vc_core.config import ModelSpec
+    from vc_core.train.denoiser import condition_keep_masks
+
+    cfg = ModelSpec.embedded().unet
+    plain = condition_keep_masks(cfg, 4000, np.random.default_rng(0), motion_focus=0.4)
+    focused = condition_keep_masks(cfg, 4000, np.random.default_rng(0), motion_focus=0.4, text_focus=0.3)
+    others = [k for k in focused if k != "y"]
+    text_only = focused["y"] & ~np.any([focused[k] for k in others], axis=0)
+    assert 0.27 < text_only.mean() < 0.33
+    assert np.all(focused["motion"][plain["motion"] & ~text_only])  # motion-focus samples untouched
+    unchanged = ~text_only
+    assert all(np.array_equal(plain[k][unchanged], focused[k][unchanged]) for k in focused)
+    # no text focus: not one extra random draw, so earlier runs resume on the same samples
+    again = condition_keep_masks(cfg, 4000, np.random.default_rng(0), motion_focus=0.4, text_focus=0.0)
+    assert all(np.array_equal(plain[k], again[k]) for k in plain)
+
+
+def test_the_shipped_model_unpacks_fine_tunes_and_exports_with_its_lineage(tmp_path):
+    from safetensors.torch import load_file
+
+    from vc_core.config import UNetConfig
+    from vc_core.pipeline import EMBEDDED_DIR
+
+    world, runs, out = tmp_path / "world", tmp_path / "runs", tmp_path / "embedded"
+    run("vc_core.train.unpack", "--runs", str(runs))
+    # unpacked and exported again untouched: the same tensors, the same record
+    run("vc_core.train.export", "--runs", str(runs), "--stage", "shipped", "--history", "--out", str(out))
+    for name in ("unet", "vae", "clip"):
+        shipped, back = load_file(EMBEDDED_DIR / f"{name}.safetensors"), load_file(out / f"{name}.safetensors")
+        assert shipped.keys() == back.keys() and all(torch.equal(shipped[k], back[k]) for k in shipped), name
+    meta, shipped_meta = (json.loads((d / "model.json").read_text()) for d in (out, EMBEDDED_DIR))
+    # (the shipped model.json predates the stc_input_size field, so compare the configs it means)
+    assert UNetConfig(**meta.pop("unet")) == UNetConfig(**shipped_meta.pop("unet")) and meta == shipped_meta
+    # one fine-tuning step with text focus, exported: the lineage comes first, then the new stage
+    run("vc_core.train.data", "--out", str(world), "--clips", "2", "--workers", "1")
+    tune = ["--world", str(world), "--runs", str(runs), "--init", str(runs / "shipped" / "ckpt.pt"), "--out", str(runs / "tuned")]
+    run("vc_core.train.denoiser", "--stage", "compose", *tune, "--batch", "2", "--steps", "1", "--text-focus", "0.5", "--minutes", "5")
+    run("vc_core.train.export", "--runs", str(runs), "--stage", "tuned", "--history", "shipped", "--out", str(out))
+    training = json.loads((out / "model.json").read_text())["training"]
+    assert list(training) == [*shipped_meta["training"], "tuned"] and training["tuned"]["steps"] == 1
+    start, tuned = (read_checkpoint(runs / name / "ckpt.pt", name)["unet"]["out.2.weight"] for name in ("shipped", "tuned"))
+    assert 0 < (tuned - start).abs().max() < 1e-3  # one small step from the shipped weights
+
+
 def test_recipe_runner_gives_compose_the_rest_of_the_budget_and_resumes(tmp_path, monkeypatch):
     from vc_core.train import recipe
 
@@ -176,4 +223,8 @@ run_stage("t", Path({str(tmp_path)!r}), {{"m": m}}, opt, step, 10**9, 5, 0, ever
     child.terminate()
     out, _ = child.communicate(timeout=30)
     assert child.returncode == 0 and "stopped at step" in out
-    assert read_checkpoint(tmp_path / "ckpt.pt", "stopped stage")["step"] > 0
+    step = read_checkpoint(tmp_path / "ckpt.pt", "stopped stage")["step"]
+    assert step > 0
+    # and its loss log counts those steps and their time, though no periodic record was due
+    last = json.loads((tmp_path / "loss.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == step and last["elapsed_s"] > 0.4 and last["loss"] == 1.0

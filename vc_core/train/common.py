@@ -15,6 +15,8 @@ from vc_core.weights import read_checkpoint
 
 # A denoiser stage's UNet config (JSON), beside its checkpoint: the export ships what was trained.
 UNET_CONFIG_FILE = "unet.json"
+# The training record of a model the runs folder was unpacked from (``unpack``); export keeps it.
+LINEAGE_FILE = "lineage.json"
 
 
 @dataclass
@@ -74,23 +76,29 @@ def run_stage(
         torch.save(state, folder / "ckpt.tmp")
         (folder / "ckpt.tmp").replace(ckpt_path)
 
-    start, running, stop = time.time(), {}, []
+    start, running, window, stop = time.time(), {}, 0, []
     previous_handler = signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     with log_path.open("a") as log:
+
+        def record() -> None:  # the mean losses of the steps since the last record
+            entry = {"step": step, "elapsed_s": round(time.time() - start, 1)} | {k: v / window for k, v in running.items()}
+            log.write(json.dumps(entry) + "\n")
+            log.flush()
+            print(f"[{name}] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items()), flush=True)
+
         while step < max_steps and time.time() - start < minutes * 60 and not stop:
             torch.manual_seed(seed * 1_000_003 + step)
             losses = step_fn(step)
-            step += 1
+            step, window = step + 1, window + 1
             for k, v in losses.items():
                 running[k] = running.get(k, 0.0) + v
             if step % every == 0:
-                record = {"step": step, "elapsed_s": round(time.time() - start, 1)} | {k: v / every for k, v in running.items()}
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                print(f"[{name}] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
-                running = {}
+                record()
+                running, window = {}, 0
             if step % (every * 10) == 0:
                 save()
+        if window:  # the last steps and minutes count too (export reads them from the log)
+            record()
     save()
     signal.signal(signal.SIGTERM, previous_handler)
     print(f"[{name}] stopped at step {step} after {time.time() - start:.0f} s", flush=True)

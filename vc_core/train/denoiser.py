@@ -132,12 +132,16 @@ def kept_features(unet: UNet3D, conds: dict[str, torch.Tensor], keep: dict[str, 
 REVEAL_POSITIONS = ("depth", "sketch", "masked")
 
 
-def condition_keep_masks(cfg: UNetConfig, batch: int, rng: np.random.Generator, motion_focus: float = 0.0) -> dict[str, np.ndarray]:
+def condition_keep_masks(
+    cfg: UNetConfig, batch: int, rng: np.random.Generator, motion_focus: float = 0.0, text_focus: float = 0.0
+) -> dict[str, np.ndarray]:
     """Official dropout: per condition Bernoulli(1 − misc_dropout); some samples all-zero, some all-kept.
 
     Then a ``motion_focus`` fraction keeps motion and drops the conditions that reveal the objects'
     positions anyway: under the official scheme motion was the only such cue in ~5 % of samples,
-    and the small model learned to ignore it.
+    and the small model learned to ignore it. A ``text_focus`` fraction (drawn from the rest) keeps
+    the text alone: the official scheme gives text-only samples ~1 % of the time, too few for the
+    text to have to carry the objects' shapes.
     """
     names = list(SPATIAL) + ["y", "image"]
     keep = {k: rng.random(batch) >= cfg.misc_dropout for k in names}
@@ -149,6 +153,10 @@ def condition_keep_masks(cfg: UNetConfig, batch: int, rng: np.random.Generator, 
     keep["motion"] |= focus
     for k in REVEAL_POSITIONS:
         keep[k] &= ~focus
+    if text_focus:  # drawn only when asked, so runs without it keep their random streams
+        text_only = ~focus & (rng.random(batch) < text_focus / (1 - motion_focus))
+        for k in names:
+            keep[k] = np.where(text_only, k == "y", keep[k])
     return keep
 
 
@@ -166,6 +174,7 @@ def main() -> None:
     p.add_argument("--high-t-fraction", type=float, default=0.3)
     p.add_argument("--object-weight", type=float, default=8.0, help="extra loss weight on object pixels")
     p.add_argument("--motion-focus", type=float, default=0.4, help="fraction of samples where motion is the only per-frame cue")
+    p.add_argument("--text-focus", type=float, default=0.0, help="fraction of samples that keep the text alone")
     p.add_argument(
         "--stc-input-size", type=int, help="pool conditions to N×N before the STC-encoder's first conv (default: as shipped, full size)"
     )
@@ -217,7 +226,7 @@ def main() -> None:
         if args.stage == "t2v":
             text_keep = rng.random(args.batch) >= TEXT_DROPOUT_T2V
         else:
-            keep = condition_keep_masks(spec.unet, args.batch, rng, args.motion_focus)
+            keep = condition_keep_masks(spec.unet, args.batch, rng, args.motion_focus, args.text_focus)
             text_keep = keep["y"]
             conds = build_conditions(world, clips, rng)
             kwargs["features"] = kept_features(unet, conds, keep, x0.shape)

@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 
 from vc_core.config import ModelSpec, UNetConfig
 from vc_core.pipeline import EMBEDDED_DIR
-from vc_core.train.common import UNET_CONFIG_FILE
+from vc_core.train.common import LINEAGE_FILE, UNET_CONFIG_FILE
 from vc_core.weights import read_checkpoint
 
 
@@ -56,7 +56,8 @@ def main() -> None:
     trained_config = args.runs / args.stage / UNET_CONFIG_FILE
     if trained_config.exists():  # written by the denoiser stage: e.g. its --stc-input-size
         spec.unet = UNetConfig(**json.loads(trained_config.read_text()))
-    steps = {}
+    lineage = args.runs / LINEAGE_FILE  # a model these runs continue (unpack): its stages come first
+    steps = json.loads(lineage.read_text()) if lineage.exists() else {}
     for stage in dict.fromkeys(["autoencoder", args.autoencoder, "towers", *args.history, args.stage]):
         log = args.runs / stage / "loss.jsonl"
         records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
