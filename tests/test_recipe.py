@@ -114,6 +114,21 @@ def test_text_focus_keeps_the_text_alone_and_leaves_the_other_draws_as_they_were
     assert all(np.array_equal(plain[k], again[k]) for k in plain)
 
 
+def test_shape_swapped_twins_differ_from_their_caption_only_in_the_shapes():
+    import numpy as np
+
+    from vc_core.train.towers import swap_shapes
+
+    rng = np.random.default_rng(0)
+    caption = "a red star moving left and a blue circle standing still over a striped blue and white background"
+    for _ in range(20):
+        twin = swap_shapes(caption, rng).split()
+        changed = [(a, b) for a, b in zip(caption.split(), twin) if a != b]
+        assert len(twin) == len(caption.split()) and [a for a, _ in changed] == ["star", "circle"]
+        assert all(b in ("circle", "square", "triangle", "star", "diamond", "heart") for _, b in changed)
+    assert swap_shapes("a plain red background", rng) is None
+
+
 def test_the_shipped_model_unpacks_fine_tunes_and_exports_with_its_lineage(tmp_path):
     from safetensors.torch import load_file
 
