@@ -137,6 +137,7 @@ def test_the_shipped_model_unpacks_fine_tunes_and_exports_with_its_lineage(tmp_p
 
     world, runs, out = tmp_path / "world", tmp_path / "runs", tmp_path / "embedded"
     run("vc_core.train.unpack", "--runs", str(runs))
+    run("vc_core.train.unpack", "--runs", str(runs), fails_with="already hold(s) a checkpoint")  # trained stages are kept
     # unpacked and exported again untouched: the same tensors, the same record
     run("vc_core.train.export", "--runs", str(runs), "--stage", "shipped", "--history", "--out", str(out))
     for name in ("unet", "vae", "clip"):

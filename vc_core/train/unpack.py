@@ -19,6 +19,10 @@ from vc_core.weights import read_checkpoint
 
 
 def unpack(model: Path, runs: Path, stage: str) -> None:
+    """Write the stage folders of ``model`` into ``runs``; refuses to overwrite a trained stage."""
+    taken = [runs / name for name in ("autoencoder", "towers", stage) if (runs / name / "ckpt.pt").exists()]
+    if taken:
+        raise SystemExit(f"{', '.join(map(str, taken))} already hold(s) a checkpoint: unpack into another --runs folder")
     meta = json.loads((model / "model.json").read_text())
     state = {key: {k: v.float() for k, v in read_checkpoint(model / f"{key}.safetensors", f"{model.name} {key}").items()}
              for key in ("unet", "vae", "clip")}
