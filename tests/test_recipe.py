@@ -112,6 +112,8 @@ def test_text_focus_keeps_the_text_alone_and_leaves_the_other_draws_as_they_were
     # no text focus: not one extra random draw, so earlier runs resume on the same samples
     again = condition_keep_masks(cfg, 4000, np.random.default_rng(0), motion_focus=0.4, text_focus=0.0)
     assert all(np.array_equal(plain[k], again[k]) for k in plain)
+    with pytest.raises(ValueError, match="together ≤ 1"):
+        condition_keep_masks(cfg, 8, np.random.default_rng(0), motion_focus=0.6, text_focus=0.5)
 
 
 def test_shape_swapped_twins_differ_from_their_caption_only_in_the_shapes():

@@ -143,6 +143,8 @@ def condition_keep_masks(
     the text alone: the official scheme gives text-only samples ~1 % of the time, too few for the
     text to have to carry the objects' shapes.
     """
+    if motion_focus + text_focus > 1 or min(motion_focus, text_focus) < 0:
+        raise ValueError(f"motion focus {motion_focus} and text focus {text_focus} are fractions of one batch: each ≥ 0, together ≤ 1")
     names = list(SPATIAL) + ["y", "image"]
     keep = {k: rng.random(batch) >= cfg.misc_dropout for k in names}
     u = rng.random(batch)
@@ -154,7 +156,7 @@ def condition_keep_masks(
     for k in REVEAL_POSITIONS:
         keep[k] &= ~focus
     if text_focus:  # drawn only when asked, so runs without it keep their random streams
-        text_only = ~focus & (rng.random(batch) < text_focus / (1 - motion_focus))
+        text_only = ~focus & (rng.random(batch) * (1 - motion_focus) < text_focus)
         for k in names:
             keep[k] = np.where(text_only, k == "y", keep[k])
     return keep
