@@ -40,7 +40,8 @@ class World:
 
 def video_tensor(frames: np.ndarray) -> torch.Tensor:
     """(…, H, W, 3) uint8 → (…, 3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, -3).float().div(127.5).sub(1)
+    # a copy: the world's arrays are read-only memory maps, which torch.from_numpy warns about
+    return torch.from_numpy(np.array(frames)).movedim(-1, -3).float().div(127.5).sub(1)
 
 
 def run_stage(
