@@ -5,8 +5,8 @@
 Rows: DDIM and DPM-Solver++ as shipped (STC features once, batched CFG) per precision, then DDIM with the
 STC-encoder recomputed in every UNet call and DDIM with two UNet calls per step (official
 style), so each optimisation's gain is measured in the same run; the share of sampling time
-spent outside the UNet (scheduler, guidance, data movement); VAE decode time and peak memory
-per frame-chunk size.
+spent outside the UNet (scheduler, guidance, data movement); VAE decode and encode time and
+peak memory per frame-chunk size.
 """
 from __future__ import annotations
 
@@ -84,15 +84,19 @@ def compiled_sampling(pipe, request: GenerationRequest) -> None:
 def vae_chunks(pipe, frames: int, chunks: tuple[int, ...] = (16, 4, 1)) -> None:
     size = pipe.unet.config.latent_size
     latents = torch.randn(1, pipe.unet.config.in_dim, frames, size, size)
-    print("\n| VAE decode, frames per chunk | seconds | peak memory increase |")
-    print("|---|---|---|")
+    video = pipe.vae.decode_video(latents).clamp(-1, 1)
+    print("\n| VAE, frames per chunk | decode seconds | decode peak memory increase | encode seconds | encode peak memory increase |")
+    print("|---|---|---|---|---|")
     for chunk in chunks:
         decode = lambda c=chunk: pipe.vae.decode_video(latents, chunk=c)  # noqa: E731
-        decode()  # warm-up
-        start = time.perf_counter()
-        decode()
-        seconds = time.perf_counter() - start
-        print(f"| {chunk} | {seconds:.2f} | {peak_increase_mb(decode):.0f} MB |")
+        encode = lambda c=chunk: pipe.vae.encode_video(video, chunk=c)  # noqa: E731
+        cells = []
+        for run in (decode, encode):
+            run()  # warm-up
+            start = time.perf_counter()
+            run()
+            cells += [f"{time.perf_counter() - start:.2f}", f"{peak_increase_mb(run):.0f} MB"]
+        print(f"| {chunk} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
