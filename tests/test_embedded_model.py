@@ -42,6 +42,20 @@ def test_generates_offline_and_reproducibly(pipe):
     assert a.shape == (8, 128, 128, 3) and torch.equal(a, b)
 
 
+def test_the_autoencoder_round_trip_keeps_a_held_out_object(pipe):
+    """What ``autoencode`` returns (the evaluation's text ceiling) shows the clip's object in its
+    colour and shape, close to the rendered frames."""
+    from vc_core.evaluate.appearance import colour_and_shape, psnr
+
+    scene = sample_scene(np.random.default_rng(EVAL_SEED_BASE + 3), size=128, frames=4, max_objects=1)
+    clip = render(scene).frames
+    shown = pipe.autoencode(torch.from_numpy(clip)).numpy()
+    assert shown.shape == clip.shape and shown.dtype == np.uint8
+    assert psnr(shown, clip, np.ones(clip.shape, bool)) > 20
+    obj = scene.objects[0]
+    assert colour_and_shape(shown[0]) == (obj.colour, obj.shape)
+
+
 def test_weights_are_trained_they_denoise_a_held_out_clip(pipe):
     """x0 predicted from a half-noised held-out clip is much closer to the clip than the noisy
     input's own estimate; random weights fail this by far."""

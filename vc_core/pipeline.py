@@ -260,9 +260,17 @@ class Pipeline:
             with self._running(self.vae):
                 video = self.vae.decode_video(latents.float())
             lap("vae_decode")
-        frames = ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu()
+        frames = _to_frames(video)
         parameters = request.parameters() | {"model": self.name, "precision": str(self.dtype).removeprefix("torch.")}
         return GenerationResult(frames, timings, parameters)
+
+    @torch.no_grad()
+    def autoencode(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 (F, H, W, 3) frames after a round trip through the model's autoencoder: the
+        best a generator in its latent space could show (an evaluation ceiling)."""
+        video = frames.permute(3, 0, 1, 2)[None].float().div(127.5).sub(1).to(self.device)
+        with self._running(self.vae):
+            return _to_frames(self.vae.decode_video(self.vae.encode_video(video)))
 
     def with_model_defaults(self, request: GenerationRequest) -> GenerationRequest:
         """The request with every setting left at None replaced by this model's default."""
@@ -295,6 +303,11 @@ class Pipeline:
         hidden = F.max_pool2d(F.adaptive_max_pool2d(hidden, latent), 3, 1, 1)
         held = (1 - hidden).reshape(b, f, 1, latent, latent).transpose(1, 2)
         return latents, held.to(self.device)
+
+
+def _to_frames(video: torch.Tensor) -> torch.Tensor:
+    """Decoded (1, 3, F, H, W) in [-1, 1] → uint8 (F, H, W, 3) on the CPU."""
+    return ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu()
 
 
 def _resized(video: torch.Tensor, size: int) -> torch.Tensor:
