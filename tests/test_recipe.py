@@ -116,6 +116,31 @@ def test_text_focus_keeps_the_text_alone_and_leaves_the_other_draws_as_they_were
         condition_keep_masks(cfg, 8, np.random.default_rng(0), motion_focus=0.6, text_focus=0.5)
 
 
+def test_a_unet_grown_with_attention_at_the_full_latent_size_starts_as_the_one_it_grew_from():
+    from dataclasses import replace
+
+    from tests.tiny import TINY_UNET
+    from vc_core.models.unet import UNet3D
+    from vc_core.train.denoiser import load_growing
+
+    torch.manual_seed(0)
+    small = UNet3D(replace(TINY_UNET, attn_scales=[0.5])).eval()
+    grown = UNet3D(TINY_UNET).eval()  # attention at scales 1 and 0.5
+    added = load_growing(grown, small.state_dict())
+    assert added and all(name.endswith((".1", ".2")) for name in added)  # a spatial and a temporal layer each
+    x, t, y = torch.randn(1, 4, 3, 8, 8), torch.tensor([500]), torch.randn(1, 77, 64)
+    with torch.no_grad():
+        assert torch.equal(grown(x, t, y=y), small(x, t, y=y))
+    grown.train()
+    grown(x, t, y=y).square().mean().backward()
+    assert all(grown.get_submodule(f"{name}.proj_out").weight.grad.abs().sum() > 0 for name in added)  # and they learn
+    with pytest.raises(ValueError, match="weights this UNet lacks"):
+        load_growing(UNet3D(replace(TINY_UNET, attn_scales=[0.5])), grown.state_dict())
+    partial = {k: v for k, v in small.state_dict().items() if k != "out.2.weight"}
+    with pytest.raises(ValueError, match="other than whole added attention layers.*out.2.weight"):
+        load_growing(UNet3D(TINY_UNET), partial)
+
+
 def test_shape_swapped_twins_differ_from_their_caption_only_in_the_shapes():
     import numpy as np
 
@@ -148,13 +173,16 @@ def test_the_shipped_model_unpacks_fine_tunes_and_exports_with_its_lineage(tmp_p
     meta, shipped_meta = (json.loads((d / "model.json").read_text()) for d in (out, EMBEDDED_DIR))
     # (the shipped model.json predates the stc_input_size field, so compare the configs it means)
     assert UNetConfig(**meta.pop("unet")) == UNetConfig(**shipped_meta.pop("unet")) and meta == shipped_meta
-    # one fine-tuning step with text focus, exported: the lineage comes first, then the new stage
+    # one fine-tuning step with text focus and attention grown to the full latent size, exported:
+    # the lineage comes first, then the new stage; the model loads with the grown config
     run("vc_core.train.data", "--out", str(world), "--clips", "2", "--workers", "1")
     tune = ["--world", str(world), "--runs", str(runs), "--init", str(runs / "shipped" / "ckpt.pt"), "--out", str(runs / "tuned")]
-    run("vc_core.train.denoiser", "--stage", "compose", *tune, "--batch", "2", "--steps", "1", "--text-focus", "0.5", "--minutes", "5")
+    grow = ["--attn-scales", "1", "0.5", "0.25"]
+    run("vc_core.train.denoiser", "--stage", "compose", *tune, *grow, "--batch", "2", "--steps", "1", "--text-focus", "0.5", "--minutes", "5")
     run("vc_core.train.export", "--runs", str(runs), "--stage", "tuned", "--history", "shipped", "--out", str(out))
     training = json.loads((out / "model.json").read_text())["training"]
     assert list(training) == [*shipped_meta["training"], "tuned"] and training["tuned"]["steps"] == 1
+    assert Pipeline.from_embedded(out).unet.config.attn_scales == [1.0, 0.5, 0.25]
     start, tuned = (read_checkpoint(runs / name / "ckpt.pt", name)["unet"]["out.2.weight"] for name in ("shipped", "tuned"))
     assert 0 < (tuned - start).abs().max() < 1e-3  # one small step from the shipped weights
 

@@ -22,6 +22,7 @@ from vc_core.conditions.masks import irregular_mask, masked_video_condition, rec
 from vc_core.conditions.sketch import canny_edges
 from vc_core.config import ModelSpec, UNetConfig
 from vc_core.models.clip import CLIPEncoder
+from vc_core.models.transformer import SpatialTransformer, TemporalTransformer
 from vc_core.models.unet import UNet3D
 from vc_core.models.vae import AutoencoderKL
 from vc_core.sampling import NoiseSchedule
@@ -36,6 +37,26 @@ TEXT_DROPOUT_T2V = 0.1
 def load_stage(folder: Path, key: str, module: torch.nn.Module) -> torch.nn.Module:
     module.load_state_dict(read_checkpoint(folder / "ckpt.pt", f"{folder.name} checkpoint")[key])
     return module.eval()
+
+
+def load_growing(unet: UNet3D, state: dict[str, torch.Tensor]) -> list[str]:
+    """Load ``state`` into ``unet``, which may have attention at more latent scales than the UNet
+    that saved it; returns the added layers. They start with a zero output projection, and as
+    residual layers they then pass their input through: the grown UNet computes exactly what the
+    saved one did, and training grows them from there."""
+    missing, unexpected = unet.load_state_dict(state, strict=False)
+    if unexpected:
+        raise ValueError(f"the initial checkpoint has weights this UNet lacks ({len(unexpected)}, e.g. {unexpected[0]})")
+    attention = (SpatialTransformer, TemporalTransformer)
+    added = [n for n, m in unet.named_modules() if isinstance(m, attention) and f"{n}.proj_out.weight" in missing]
+    unexplained = [k for k in missing if not k.startswith(tuple(f"{n}." for n in added))]
+    if unexplained:
+        raise ValueError(f"the initial checkpoint lacks weights other than whole added attention layers (e.g. {unexplained[0]})")
+    with torch.no_grad():
+        for name in added:
+            unet.get_submodule(f"{name}.proj_out").weight.zero_()
+            unet.get_submodule(f"{name}.proj_out").bias.zero_()
+    return added
 
 
 def encode_world(vae: AutoencoderKL, world: World, path: Path) -> np.ndarray:
@@ -82,9 +103,9 @@ def build_conditions(world: World, clips: np.ndarray, rng: np.random.Generator) 
         masks = random_mask(rng, np.asarray(world.masks[c]), h)
         per_clip.append(
             {
-                "depth": torch.from_numpy(np.asarray(world.nearness[c])).float().div(255)[:, None],
+                "depth": torch.from_numpy(np.array(world.nearness[c])).float().div(255)[:, None],
                 "local_image": frames01[:1].expand(n, -1, -1, -1),
-                "motion": torch.from_numpy(np.asarray(world.motion[c])).float(),
+                "motion": torch.from_numpy(np.array(world.motion[c])).float(),
                 "sketch": sketch,
                 "single_sketch": sketch[:1].expand(n, -1, -1, -1),
                 "masked": masked_video_condition(frames01, masks),
@@ -180,12 +201,17 @@ def main() -> None:
     p.add_argument(
         "--stc-input-size", type=int, help="pool conditions to N×N before the STC-encoder's first conv (default: as shipped, full size)"
     )
-    p.add_argument("--init", type=Path, help="checkpoint to start a new stage from (default: t2v for compose)")
+    p.add_argument(
+        "--attn-scales", type=float, nargs="+", help="latent scales with attention (default: as shipped, 0.5 0.25; 1 adds the full latent size)"
+    )
+    p.add_argument(
+        "--init", type=Path, help="checkpoint to start a new stage from (default: t2v for compose); it may lack attention scales the UNet adds"
+    )
     p.add_argument("--out", type=Path, help="stage folder (default: <runs>/denoiser_<stage>)")
     args = p.parse_args()
 
     spec = ModelSpec.embedded()
-    spec.unet = replace(spec.unet, stc_input_size=args.stc_input_size)
+    spec.unet = replace(spec.unet, stc_input_size=args.stc_input_size, attn_scales=args.attn_scales or spec.unet.attn_scales)
     world = World.load(args.world)
     vae = load_stage(args.runs / "autoencoder", "vae", AutoencoderKL(spec.vae))
     vae.config.scale_factor = json.loads((args.runs / "autoencoder" / "stats.json").read_text())["scale_factor"]
@@ -204,8 +230,10 @@ def main() -> None:
     init = args.init or (args.runs / "denoiser_t2v" / "ckpt.pt" if args.stage == "compose" else None)
     if init is not None and not (out / "ckpt.pt").exists():
         previous = read_checkpoint(init, "initial denoiser checkpoint")
-        for key, module in (("unet", unet), ("ema", ema), ("clip", clip)):
-            module.load_state_dict(previous[key])
+        added = [load_growing(module, previous[key]) for key, module in (("unet", unet), ("ema", ema))][0]
+        if added:
+            print(f"added attention layers, starting as identities: {', '.join(added)}", flush=True)
+        clip.load_state_dict(previous["clip"])
     unet.train()
     clip.model.transformer.train()
     text_params = [p for n, p in clip.model.named_parameters() if not n.startswith("visual")]
