@@ -136,6 +136,8 @@ def test_a_unet_grown_with_attention_at_the_full_latent_size_starts_as_the_one_i
     assert all(grown.get_submodule(f"{name}.proj_out").weight.grad.abs().sum() > 0 for name in added)  # and they learn
     with pytest.raises(ValueError, match="weights this UNet lacks"):
         load_growing(UNet3D(replace(TINY_UNET, attn_scales=[0.5])), grown.state_dict())
+    with pytest.raises(ValueError, match="attn_scales"):
+        replace(TINY_UNET, attn_scales=[1.0, 0.3])  # a scale no level has would add nothing
     partial = {k: v for k, v in small.state_dict().items() if k != "out.2.weight"}
     with pytest.raises(ValueError, match="other than whole added attention layers.*out.2.weight"):
         load_growing(UNet3D(TINY_UNET), partial)

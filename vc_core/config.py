@@ -80,6 +80,10 @@ class UNetConfig:
         unknown = set(self.video_compositions) - set(ALL_COMPOSITIONS)
         if unknown:
             raise ValueError(f"unknown video_compositions {sorted(unknown)}; known: {ALL_COMPOSITIONS}")
+        levels = [0.5**k for k in range(len(self.dim_mult))]
+        if any(s not in levels for s in self.attn_scales):
+            # a scale matching no level would silently add no attention
+            raise ValueError(f"attn_scales {self.attn_scales} must be latent levels of this UNet: {levels}")
         if self.stc_input_size is not None and self.stc_input_size < self.stc_pool_size:
             raise ValueError(f"stc_input_size {self.stc_input_size} is below stc_pool_size {self.stc_pool_size}: it would only blur")
 

@@ -230,7 +230,8 @@ def main() -> None:
     init = args.init or (args.runs / "denoiser_t2v" / "ckpt.pt" if args.stage == "compose" else None)
     if init is not None and not (out / "ckpt.pt").exists():
         previous = read_checkpoint(init, "initial denoiser checkpoint")
-        added = [load_growing(module, previous[key]) for key, module in (("unet", unet), ("ema", ema))][0]
+        added = load_growing(unet, previous["unet"])
+        load_growing(ema, previous["ema"])
         if added:
             print(f"added attention layers, starting as identities: {', '.join(added)}", flush=True)
         clip.load_state_dict(previous["clip"])
