@@ -173,18 +173,22 @@ def test_the_shipped_model_unpacks_fine_tunes_and_exports_with_its_lineage(tmp_p
         shipped, back = load_file(EMBEDDED_DIR / f"{name}.safetensors"), load_file(out / f"{name}.safetensors")
         assert shipped.keys() == back.keys() and all(torch.equal(shipped[k], back[k]) for k in shipped), name
     meta, shipped_meta = (json.loads((d / "model.json").read_text()) for d in (out, EMBEDDED_DIR))
-    # (the shipped model.json predates the stc_input_size field, so compare the configs it means)
-    assert UNetConfig(**meta.pop("unet")) == UNetConfig(**shipped_meta.pop("unet")) and meta == shipped_meta
-    # one fine-tuning step with text focus and attention grown to the full latent size, exported:
-    # the lineage comes first, then the new stage; the model loads with the grown config
+    # (the shipped model.json predates the stc_input_size and noise_schedule fields: compare what they mean)
+    assert UNetConfig(**meta.pop("unet")) == UNetConfig(**shipped_meta.pop("unet"))
+    assert meta.pop("noise_schedule") == shipped_meta.pop("noise_schedule", "linear_sd") == "linear_sd" and meta == shipped_meta
+    # one fine-tuning step with text focus, attention grown to the full latent size and the zero
+    # terminal SNR schedule, exported: the lineage comes first, then the new stage; the model
+    # loads with the grown config and samples on the schedule it trained on
     run("vc_core.train.data", "--out", str(world), "--clips", "2", "--workers", "1")
     tune = ["--world", str(world), "--runs", str(runs), "--init", str(runs / "shipped" / "ckpt.pt"), "--out", str(runs / "tuned")]
-    grow = ["--attn-scales", "1", "0.5", "0.25"]
+    grow = ["--attn-scales", "1", "0.5", "0.25", "--noise-schedule", "linear_sd_zero_snr"]
     run("vc_core.train.denoiser", "--stage", "compose", *tune, *grow, "--batch", "2", "--steps", "1", "--text-focus", "0.5", "--minutes", "5")
+    run("vc_core.train.denoiser", "--stage", "compose", *tune, *grow[:4], "--steps", "2", fails_with="linear_sd_zero_snr noise schedule")
     run("vc_core.train.export", "--runs", str(runs), "--stage", "tuned", "--history", "shipped", "--out", str(out))
     training = json.loads((out / "model.json").read_text())["training"]
     assert list(training) == [*shipped_meta["training"], "tuned"] and training["tuned"]["steps"] == 1
-    assert Pipeline.from_embedded(out).unet.config.attn_scales == [1.0, 0.5, 0.25]
+    tuned_pipe = Pipeline.from_embedded(out)
+    assert tuned_pipe.unet.config.attn_scales == [1.0, 0.5, 0.25] and tuned_pipe.schedule.timesteps(25)[0] == 999
     start, tuned = (read_checkpoint(runs / name / "ckpt.pt", name)["unet"]["out.2.weight"] for name in ("shipped", "tuned"))
     assert 0 < (tuned - start).abs().max() < 1e-3  # one small step from the shipped weights
 

@@ -21,11 +21,11 @@ from vc_core.sampling import (
 SCHEDULE = NoiseSchedule.linear_sd()
 
 
-def gaussian_data_eps(mu: float, s: float):
+def gaussian_data_eps(mu: float, s: float, schedule: NoiseSchedule = SCHEDULE):
     """Exact eps-prediction for data ~ N(mu, s²): lets us know the true ODE solution."""
 
     def eps(x, t):
-        a = SCHEDULE.alphas_cumprod[int(t[0])].item()
+        a = schedule.alphas_cumprod[int(t[0])].item()
         alpha, sigma = math.sqrt(a), math.sqrt(1 - a)
         x0 = mu + alpha * s**2 / (alpha**2 * s**2 + sigma**2) * (x - alpha * mu)
         return (x - alpha * x0) / sigma
@@ -49,6 +49,36 @@ def test_dpmpp_2m_solves_the_ode_better_than_ddim_at_20_steps():
     err_ddim = (ddim - exact_flow(noise, mu, s, SCHEDULE.timesteps(20)[0], 0)).abs().max().item()
     assert err_dpm < 0.01, err_dpm
     assert err_dpm < err_ddim / 3, (err_dpm, err_ddim)
+
+
+def test_a_zero_terminal_snr_schedule_starts_from_pure_noise_and_samples_the_data():
+    """On linear_sd the first step still holds 8.5 % of the clip, which pure noise lacks; the
+    rescaled schedule holds none, and both samplers, starting there, end on the data's law."""
+    zero = NoiseSchedule.named("linear_sd_zero_snr")
+    a = zero.alphas_cumprod
+    assert a[-1] < 1e-7 and torch.isclose(a[0], SCHEDULE.alphas_cumprod[0]) and bool((a[1:] < a[:-1]).all())
+    assert SCHEDULE.alphas_cumprod[SCHEDULE.timesteps(25)[0]].sqrt() > 0.06  # the signal left on linear_sd
+    assert zero.timesteps(25)[0] == zero.log_snr_timesteps(20)[0] == zero.num_timesteps - 1
+    noise = torch.randn(20000, generator=torch.Generator().manual_seed(3))  # float32, as the pipeline samples
+    mu, s = 0.5, 0.3
+    mean, std = math.sqrt(a[0]) * mu, math.sqrt(a[0] * s**2 + 1 - a[0])
+
+    def v_model(x, t):  # the exact v of data ~ N(mu, s²), as the embedded (v) model would give it
+        a_t = zero.alphas_cumprod[int(t[0])].item()
+        alpha, sigma = math.sqrt(a_t), math.sqrt(1 - a_t)
+        x0 = mu + alpha * s**2 / (alpha**2 * s**2 + sigma**2) * (x - alpha * mu)
+        return alpha * (x - alpha * x0) / sigma - sigma * x0
+
+    # float32 through the v → eps → x0 conversions, where α is 2.4e-4 at the first step
+    def spread(sampler: str, steps: int) -> float:
+        out = sample(sampler, as_eps_fn(v_model, zero, "v"), noise, zero, steps)
+        assert torch.isfinite(out).all() and abs(out.mean().item() - mean) < 0.01
+        return out.std().item()
+
+    assert abs(spread("dpmpp_2m", 20) - std) < 0.01
+    # DDIM is first order: from zero SNR it narrows the spread (by 15 % at 25 steps), less with more steps
+    ddim_25, ddim_100 = spread("ddim", 25), spread("ddim", 100)
+    assert abs(ddim_100 - std) < min(0.015, abs(ddim_25 - std) / 2)
 
 
 def test_v_prediction_target_and_conversion_round_trip():

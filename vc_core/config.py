@@ -125,6 +125,8 @@ class ModelSpec:
     depth_from: str = "midas"  # 'midas' (depth/20 clamped to [0,10]) or 'nearness' ([0,1], 1 = near)
     sketch_from: str = "pidinet"  # 'pidinet' (PiDiNet + cleaner when present, else Canny) or 'canny'
     prediction: str = "eps"  # what the UNet outputs: 'eps' (official) or 'v' (= α·eps − σ·x0)
+    # The noise schedule it was trained on (vc_core.sampling.NOISE_SCHEDULES; official: linear_sd).
+    noise_schedule: str = "linear_sd"
     # Default of GenerationRequest.guide_scale (official: 9, hard-coded in its sampling call).
     guide_scale: float = 9.0
     # Default of GenerationRequest.condition_guidance: whether the unconditional guidance branch

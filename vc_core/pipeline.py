@@ -124,7 +124,7 @@ class Pipeline:
         self.unet = unet.to(home).eval()
         self.vae = vae.to(home).eval()
         self.clip = clip.to(home).eval()
-        self.schedule = schedule or NoiseSchedule.linear_sd()
+        self.schedule = schedule or NoiseSchedule.named(spec.noise_schedule)
         self.dtype = precision_dtype(precision, self.device)
         if self.dtype == torch.bfloat16 and self.device.type == "cpu":
             channels_last_convs(self.unet)  # 17 % faster under bf16 on CPU, 3 % slower in fp32 (benchmarks/)
@@ -157,6 +157,7 @@ class Pipeline:
         meta = json.loads(meta_path.read_text())
         spec.vae.scale_factor = float(meta["vae_scale_factor"])
         spec.prediction = meta["prediction"]
+        spec.noise_schedule = meta.get("noise_schedule", "linear_sd")  # folders exported before the option
         try:  # the folder's own config: a model retrained with other options differs from the shipped one
             spec.unet = UNetConfig(**meta["unet"])
         except (TypeError, ValueError) as exc:

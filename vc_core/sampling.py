@@ -28,37 +28,80 @@ class StepCallback(Protocol):
     def __call__(self, step: int, total: int, t: int, x: torch.Tensor, x0: torch.Tensor) -> None: ...
 
 
+NOISE_SCHEDULES = ("linear_sd", "linear_sd_zero_snr")
+# Top of the DPM-Solver++ log-SNR grid: a zero-terminal-SNR schedule reaches λ ≈ −8 at its last
+# step, and a grid uniform from there spends a third of its steps where nothing forms yet.
+LOG_SNR_TOP = -5.0
+
+
 @dataclass(frozen=True)
 class NoiseSchedule:
-    """The 'linear_sd' schedule of the official inference script (float64 tables)."""
+    """ᾱ_t tables (float64): the official 'linear_sd', or it rescaled to zero terminal SNR.
+
+    ``trailing``: sampling starts at the last step T−1 (needed when x_T is pure noise in
+    training too) instead of the official 1 + (steps − 1)·stride.
+    """
 
     alphas_cumprod: torch.Tensor
+    trailing: bool = False
 
     @classmethod
     def linear_sd(cls, num_timesteps: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012) -> "NoiseSchedule":
         betas = torch.linspace(beta_start**0.5, beta_end**0.5, num_timesteps, dtype=torch.float64) ** 2
         return cls(torch.cumprod(1.0 - betas, dim=0))
 
+    @classmethod
+    def named(cls, name: str) -> "NoiseSchedule":
+        """A schedule by the name a model records (``ModelSpec.noise_schedule``)."""
+        if name == "linear_sd":
+            return cls.linear_sd()
+        if name == "linear_sd_zero_snr":
+            return cls.linear_sd().zero_terminal_snr()
+        raise ValueError(f"unknown noise schedule {name!r}; choose one of {NOISE_SCHEDULES}")
+
+    def zero_terminal_snr(self) -> "NoiseSchedule":
+        """√ᾱ shifted and scaled so the last step holds no signal and the first is unchanged
+        (Lin et al. 2023, "Common diffusion noise schedules and sample steps are flawed").
+
+        linear_sd keeps √ᾱ = 0.068 of the clip at T; across 16 frames that shows the model the
+        layout and background colours, so it never learns to make them from text (sampling
+        starts from noise that holds none). ᾱ_T is set to 2⁻²⁴, not 0, so eps-based samplers
+        can still recover x0 there.
+        """
+        root = self.alphas_cumprod.sqrt()
+        root = (root - root[-1]) * root[0] / (root[0] - root[-1])
+        alphas_cumprod = root.square()
+        alphas_cumprod[-1] = 2.0**-24
+        return NoiseSchedule(alphas_cumprod, trailing=True)
+
     @property
     def num_timesteps(self) -> int:
         return len(self.alphas_cumprod)
 
     def timesteps(self, steps: int) -> list[int]:
-        """Official step list: t_k = 1 + k·(T // steps), visited in decreasing order."""
+        """Decreasing steps: official t_k = 1 + k·(T // steps), or trailing T−1 − k·(T // steps)."""
         if not 1 <= steps <= self.num_timesteps:
             raise ValueError(f"steps must be in 1..{self.num_timesteps}, got {steps}")
         stride = self.num_timesteps // steps
+        if self.trailing:
+            return [self.num_timesteps - 1 - k * stride for k in range(steps)]
         return [min(max(1 + k * stride, 0), self.num_timesteps - 1) for k in range(steps)][::-1]
 
     def log_snr_timesteps(self, steps: int) -> list[int]:
         """Decreasing integer steps from T−1 to 1, uniform in λ = log(α/σ): the grid on which
-        DPM-Solver++ is accurate at 20–25 steps (uniform-t grids waste steps at high noise)."""
+        DPM-Solver++ is accurate at 20–25 steps (uniform-t grids waste steps at high noise).
+        Below λ = ``LOG_SNR_TOP`` only T−1 is visited."""
         if not 1 <= steps < self.num_timesteps:
             raise ValueError(f"steps must be in 1..{self.num_timesteps - 1}, got {steps}")
         a = self.alphas_cumprod
         lam = 0.5 * torch.log(a / (1 - a))
-        targets = torch.linspace(float(lam[-1]), float(lam[1]), steps, dtype=torch.float64)
-        ts: list[int] = []
+        top = float(lam[-1])
+        if top < LOG_SNR_TOP and steps > 1:
+            top = LOG_SNR_TOP
+            ts = [self.num_timesteps - 1]
+        else:
+            ts = []
+        targets = torch.linspace(top, float(lam[1]), steps - len(ts), dtype=torch.float64)
         for target in targets:
             t = int((lam - target).abs().argmin())
             if ts and t >= ts[-1]:

@@ -25,8 +25,8 @@ from vc_core.models.clip import CLIPEncoder
 from vc_core.models.transformer import SpatialTransformer, TemporalTransformer
 from vc_core.models.unet import UNet3D
 from vc_core.models.vae import AutoencoderKL
-from vc_core.sampling import NoiseSchedule
-from vc_core.train.common import UNET_CONFIG_FILE, World, run_stage, video_tensor
+from vc_core.sampling import NOISE_SCHEDULES, NoiseSchedule
+from vc_core.train.common import SCHEDULE_FILE, UNET_CONFIG_FILE, World, run_stage, stage_noise_schedule, video_tensor
 from vc_core.train.towers import style_batch
 from vc_core.weights import read_checkpoint
 
@@ -205,6 +205,10 @@ def main() -> None:
         "--attn-scales", type=float, nargs="+", help="latent scales with attention (default: as shipped, 0.5 0.25; 1 adds the full latent size)"
     )
     p.add_argument(
+        "--noise-schedule", choices=NOISE_SCHEDULES,
+        help="default: as shipped (linear_sd); linear_sd_zero_snr leaves no signal at the last step, so layout and background come from the text",
+    )
+    p.add_argument(
         "--init", type=Path, help="checkpoint to start a new stage from (default: t2v for compose); it may lack attention scales the UNet adds"
     )
     p.add_argument("--out", type=Path, help="stage folder (default: <runs>/denoiser_<stage>)")
@@ -212,6 +216,7 @@ def main() -> None:
 
     spec = ModelSpec.embedded()
     spec.unet = replace(spec.unet, stc_input_size=args.stc_input_size, attn_scales=args.attn_scales or spec.unet.attn_scales)
+    spec.noise_schedule = args.noise_schedule or spec.noise_schedule
     world = World.load(args.world)
     vae = load_stage(args.runs / "autoencoder", "vae", AutoencoderKL(spec.vae))
     vae.config.scale_factor = json.loads((args.runs / "autoencoder" / "stats.json").read_text())["scale_factor"]
@@ -226,7 +231,10 @@ def main() -> None:
     saved = out / UNET_CONFIG_FILE
     if (out / "ckpt.pt").exists() and saved.exists() and UNetConfig(**json.loads(saved.read_text())) != spec.unet:
         raise SystemExit(f"{out} was trained with another UNet config ({saved}); resume it with the same options")
+    if (out / "ckpt.pt").exists() and stage_noise_schedule(out) != spec.noise_schedule:
+        raise SystemExit(f"{out} was trained on the {stage_noise_schedule(out)} noise schedule; resume it with the same --noise-schedule")
     saved.write_text(json.dumps(asdict(spec.unet), indent=1))
+    (out / SCHEDULE_FILE).write_text(json.dumps({"noise_schedule": spec.noise_schedule}))
     init = args.init or (args.runs / "denoiser_t2v" / "ckpt.pt" if args.stage == "compose" else None)
     if init is not None and not (out / "ckpt.pt").exists():
         previous = read_checkpoint(init, "initial denoiser checkpoint")
@@ -243,7 +251,7 @@ def main() -> None:
         [{"params": unet.parameters(), "lr": args.lr}, {"params": text_params, "lr": args.text_lr}], weight_decay=0.01
     )
     base_lrs = [args.lr, args.text_lr]
-    schedule = NoiseSchedule.linear_sd()
+    schedule = NoiseSchedule.named(spec.noise_schedule)
     n = len(world)
 
     def step(i: int) -> dict[str, float]:

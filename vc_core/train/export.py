@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 
 from vc_core.config import ModelSpec, UNetConfig
 from vc_core.pipeline import EMBEDDED_DIR
-from vc_core.train.common import LINEAGE_FILE, UNET_CONFIG_FILE
+from vc_core.train.common import LINEAGE_FILE, UNET_CONFIG_FILE, stage_noise_schedule
 from vc_core.weights import read_checkpoint
 
 
@@ -71,6 +71,7 @@ def main() -> None:
         "clip": spec.clip,
         "video_size": spec.video_size,
         "prediction": spec.prediction,
+        "noise_schedule": stage_noise_schedule(args.runs / args.stage),
         "unet_weights": args.unet,
         "training": steps,
     }
