@@ -34,6 +34,10 @@ def test_a_model_folder_whose_config_this_code_cannot_build_is_named(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps(meta))
     with pytest.raises(WeightError, match="model.json: its UNet config does not fit.*stc_input_size"):
         Pipeline.from_embedded(tmp_path)
+    meta = json.loads((EMBEDDED_DIR / "model.json").read_text()) | {"noise_schedule": "cosine"}
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(WeightError, match="model.json: unknown noise_schedule 'cosine'"):
+        Pipeline.from_embedded(tmp_path)
 
 
 def test_generates_offline_and_reproducibly(pipe):

@@ -23,7 +23,7 @@ from vc_core.config import CONDITION_CHANNELS, MODEL_NAMES, ModelSpec, UNetConfi
 from vc_core.models.clip import CLIPEncoder, load_clip
 from vc_core.models.unet import LoadReport, UNet3D, channels_last_convs, load_unet
 from vc_core.models.vae import AutoencoderKL, load_vae
-from vc_core.sampling import SAMPLERS, NoiseSchedule, StepCallback, as_eps_fn, cfg_eps_fn, hold_known_eps_fn, sample
+from vc_core.sampling import NOISE_SCHEDULES, SAMPLERS, NoiseSchedule, StepCallback, as_eps_fn, cfg_eps_fn, hold_known_eps_fn, sample
 from vc_core.weights import WeightError, find_official_files, load_frozen, read_checkpoint
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,8 @@ class Pipeline:
         spec.vae.scale_factor = float(meta["vae_scale_factor"])
         spec.prediction = meta["prediction"]
         spec.noise_schedule = meta.get("noise_schedule", "linear_sd")  # folders exported before the option
+        if spec.noise_schedule not in NOISE_SCHEDULES:
+            raise WeightError(f"{meta_path}: unknown noise_schedule {spec.noise_schedule!r}; this code knows {NOISE_SCHEDULES}")
         try:  # the folder's own config: a model retrained with other options differs from the shipped one
             spec.unet = UNetConfig(**meta["unet"])
         except (TypeError, ValueError) as exc:

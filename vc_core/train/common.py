@@ -17,14 +17,14 @@ from vc_core.weights import read_checkpoint
 UNET_CONFIG_FILE = "unet.json"
 # ... and the noise schedule it trained on ({"noise_schedule": name}); absent in older stages: linear_sd.
 SCHEDULE_FILE = "schedule.json"
+# The training record of a model the runs folder was unpacked from (``unpack``); export keeps it.
+LINEAGE_FILE = "lineage.json"
 
 
 def stage_noise_schedule(folder: Path) -> str:
     """The noise schedule a denoiser stage trained on."""
     path = folder / SCHEDULE_FILE
     return json.loads(path.read_text())["noise_schedule"] if path.exists() else "linear_sd"
-# The training record of a model the runs folder was unpacked from (``unpack``); export keeps it.
-LINEAGE_FILE = "lineage.json"
 
 
 @dataclass
