@@ -206,7 +206,7 @@ def main() -> None:
     )
     p.add_argument(
         "--noise-schedule", choices=NOISE_SCHEDULES,
-        help="default: as shipped (linear_sd); linear_sd_zero_snr leaves no signal at the last step, so layout and background come from the text",
+        help="default: the --init stage's (linear_sd from scratch); linear_sd_zero_snr leaves no signal at the last step, so layout and background come from the text",
     )
     p.add_argument(
         "--init", type=Path, help="checkpoint to start a new stage from (default: t2v for compose); it may lack attention scales the UNet adds"
@@ -216,7 +216,6 @@ def main() -> None:
 
     spec = ModelSpec.embedded()
     spec.unet = replace(spec.unet, stc_input_size=args.stc_input_size, attn_scales=args.attn_scales or spec.unet.attn_scales)
-    spec.noise_schedule = args.noise_schedule or spec.noise_schedule
     world = World.load(args.world)
     vae = load_stage(args.runs / "autoencoder", "vae", AutoencoderKL(spec.vae))
     vae.config.scale_factor = json.loads((args.runs / "autoencoder" / "stats.json").read_text())["scale_factor"]
@@ -227,6 +226,9 @@ def main() -> None:
     unet = UNet3D(replace(spec.unet, use_checkpoint=False))
     ema = copy.deepcopy(unet).requires_grad_(False)
     out = args.out or args.runs / f"denoiser_{args.stage}"
+    init = args.init or (args.runs / "denoiser_t2v" / "ckpt.pt" if args.stage == "compose" else None)
+    # a stage continues on the schedule its start was trained on unless told otherwise
+    spec.noise_schedule = args.noise_schedule or (stage_noise_schedule(init.parent) if init else spec.noise_schedule)
     out.mkdir(parents=True, exist_ok=True)
     saved = out / UNET_CONFIG_FILE
     if (out / "ckpt.pt").exists() and saved.exists() and UNetConfig(**json.loads(saved.read_text())) != spec.unet:
@@ -235,7 +237,6 @@ def main() -> None:
         raise SystemExit(f"{out} was trained on the {stage_noise_schedule(out)} noise schedule; resume it with the same --noise-schedule")
     saved.write_text(json.dumps(asdict(spec.unet), indent=1))
     (out / SCHEDULE_FILE).write_text(json.dumps({"noise_schedule": spec.noise_schedule}))
-    init = args.init or (args.runs / "denoiser_t2v" / "ckpt.pt" if args.stage == "compose" else None)
     if init is not None and not (out / "ckpt.pt").exists():
         previous = read_checkpoint(init, "initial denoiser checkpoint")
         added = load_growing(unet, previous["unet"])

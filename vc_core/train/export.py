@@ -57,12 +57,14 @@ def main() -> None:
     if trained_config.exists():  # written by the denoiser stage: e.g. its --stc-input-size
         spec.unet = UNetConfig(**json.loads(trained_config.read_text()))
     lineage = args.runs / LINEAGE_FILE  # a model these runs continue (unpack): its stages come first
-    steps = json.loads(lineage.read_text()) if lineage.exists() else {}
+    inherited = json.loads(lineage.read_text()) if lineage.exists() else {}
+    steps = dict(inherited)
     for stage in dict.fromkeys(["autoencoder", args.autoencoder, "towers", *args.history, args.stage]):
         log = args.runs / stage / "loss.jsonl"
         records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        if records:
-            steps[stage] = {"steps": records[-1]["step"], "minutes": round(training_seconds(records) / 60, 1)}
+        if records:  # a stage named like one of the lineage's is another stage: both count
+            key = f"{stage}@{args.runs.name}" if stage in inherited else stage
+            steps[key] = {"steps": records[-1]["step"], "minutes": round(training_seconds(records) / 60, 1)}
     meta = {
         "vae_scale_factor": stats["scale_factor"],
         "autoencoder_psnr_db": stats["psnr_db"],
