@@ -161,8 +161,8 @@ def test_shape_swapped_twins_differ_from_their_caption_only_in_the_shapes():
 def test_the_shipped_model_unpacks_fine_tunes_and_exports_with_its_lineage(tmp_path):
     from safetensors.torch import load_file
 
-    from vc_core.config import UNetConfig
     from vc_core.pipeline import EMBEDDED_DIR
+    from vc_core.train.common import stage_noise_schedule
 
     world, runs, out = tmp_path / "world", tmp_path / "runs", tmp_path / "embedded"
     run("vc_core.train.unpack", "--runs", str(runs))
@@ -173,23 +173,26 @@ def test_the_shipped_model_unpacks_fine_tunes_and_exports_with_its_lineage(tmp_p
         shipped, back = load_file(EMBEDDED_DIR / f"{name}.safetensors"), load_file(out / f"{name}.safetensors")
         assert shipped.keys() == back.keys() and all(torch.equal(shipped[k], back[k]) for k in shipped), name
     meta, shipped_meta = (json.loads((d / "model.json").read_text()) for d in (out, EMBEDDED_DIR))
-    # (the shipped model.json predates the stc_input_size and noise_schedule fields: compare what they mean)
-    assert UNetConfig(**meta.pop("unet")) == UNetConfig(**shipped_meta.pop("unet"))
-    assert meta.pop("noise_schedule") == shipped_meta.pop("noise_schedule", "linear_sd") == "linear_sd" and meta == shipped_meta
-    # one fine-tuning step with text focus, attention grown to the full latent size and the zero
-    # terminal SNR schedule, exported: the lineage comes first, then the new stage; the model
-    # loads with the grown config and samples on the schedule it trained on
+    assert meta == shipped_meta and meta["noise_schedule"] == "linear_sd_zero_snr"
+    # one fine-tuning step with text focus and attention grown to the full latent size, on the
+    # shipped model's zero terminal SNR schedule (taken from the stage it starts from), exported:
+    # the lineage comes first, then the new stage; the model loads with the grown config and
+    # samples on the schedule it trained on
     run("vc_core.train.data", "--out", str(world), "--clips", "2", "--workers", "1")
-    tune = ["--world", str(world), "--runs", str(runs), "--init", str(runs / "shipped" / "ckpt.pt"), "--out", str(runs / "tuned")]
-    grow = ["--attn-scales", "1", "0.5", "0.25", "--noise-schedule", "linear_sd_zero_snr"]
+    tune = ["--world", str(world), "--runs", str(runs), "--init", str(runs / "shipped" / "ckpt.pt"), "--out", str(runs / "denoiser_compose")]
+    grow = ["--attn-scales", "1", "0.5", "0.25"]
     run("vc_core.train.denoiser", "--stage", "compose", *tune, *grow, "--batch", "2", "--steps", "1", "--text-focus", "0.5", "--minutes", "5")
-    run("vc_core.train.denoiser", "--stage", "compose", *tune, *grow[:4], "--steps", "2", fails_with="linear_sd_zero_snr noise schedule")
-    run("vc_core.train.export", "--runs", str(runs), "--stage", "tuned", "--history", "shipped", "--out", str(out))
+    assert stage_noise_schedule(runs / "denoiser_compose") == "linear_sd_zero_snr"
+    linear = ["--noise-schedule", "linear_sd"]
+    run("vc_core.train.denoiser", "--stage", "compose", *tune, *grow, *linear, "--steps", "2", fails_with="linear_sd_zero_snr noise schedule")
+    run("vc_core.train.export", "--runs", str(runs), "--stage", "denoiser_compose", "--history", "shipped", "--out", str(out))
     training = json.loads((out / "model.json").read_text())["training"]
-    assert list(training) == [*shipped_meta["training"], "tuned"] and training["tuned"]["steps"] == 1
+    # (the new stage is named like one of the lineage's: both are kept)
+    assert list(training) == [*shipped_meta["training"], "denoiser_compose@runs"]
+    assert training["denoiser_compose@runs"]["steps"] == 1 and training["denoiser_compose"] == shipped_meta["training"]["denoiser_compose"]
     tuned_pipe = Pipeline.from_embedded(out)
     assert tuned_pipe.unet.config.attn_scales == [1.0, 0.5, 0.25] and tuned_pipe.schedule.timesteps(25)[0] == 999
-    start, tuned = (read_checkpoint(runs / name / "ckpt.pt", name)["unet"]["out.2.weight"] for name in ("shipped", "tuned"))
+    start, tuned = (read_checkpoint(runs / name / "ckpt.pt", name)["unet"]["out.2.weight"] for name in ("shipped", "denoiser_compose"))
     assert 0 < (tuned - start).abs().max() < 1e-3  # one small step from the shipped weights
 
 
