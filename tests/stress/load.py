@@ -163,8 +163,12 @@ def run_concurrent(app: RunningApp, report: LoadReport, frames: int, steps: int,
         if (result.parameters.get("seed"), result.parameters.get("prompt")) != (inputs["seed"], inputs["prompt"]):
             report.failures.append(f"request {result.index} got the parameters of another: {result.parameters.get('prompt')!r}")
         reference = read_video(alone.predict(api_name=endpoint, **inputs)[0]).frames
-        if reference.shape != result.frames.shape or np.abs(reference.astype(int) - result.frames).max() > 0:
-            report.failures.append(f"request {result.index}: its video differs from the same request run alone")
+        if reference.shape != result.frames.shape:
+            report.failures.append(f"request {result.index}: its video's shape {result.frames.shape} differs from "
+                                   f"the same request run alone {reference.shape}")
+        elif (difference := np.abs(reference.astype(int) - result.frames)).max() > 0:
+            report.failures.append(f"request {result.index}: its video differs from the same request run alone "
+                                   f"(max |Δ| {difference.max()}, {100 * (difference > 0).mean():.2f} % of values)")
 
 
 def run_queue_full(pipe, report: LoadReport, frames: int, steps: int, requests: int = 8) -> None:
