@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from vc_core.models.vae import VAEConfig
 
+# The official noise schedule: what a model or training record that names none was trained on.
+OFFICIAL_NOISE_SCHEDULE = "linear_sd"
+
 # Every spatial condition the STC-encoder knows, with its channel count. The order is the
 # official summation order of the branches (it matters only for float rounding).
 CONDITION_CHANNELS: dict[str, int] = {
@@ -125,8 +128,8 @@ class ModelSpec:
     depth_from: str = "midas"  # 'midas' (depth/20 clamped to [0,10]) or 'nearness' ([0,1], 1 = near)
     sketch_from: str = "pidinet"  # 'pidinet' (PiDiNet + cleaner when present, else Canny) or 'canny'
     prediction: str = "eps"  # what the UNet outputs: 'eps' (official) or 'v' (= α·eps − σ·x0)
-    # The noise schedule it was trained on (vc_core.sampling.NOISE_SCHEDULES; official: linear_sd).
-    noise_schedule: str = "linear_sd"
+    # The noise schedule it was trained on (vc_core.sampling.NOISE_SCHEDULES).
+    noise_schedule: str = OFFICIAL_NOISE_SCHEDULE
     # Default of GenerationRequest.guide_scale (official: 9, hard-coded in its sampling call).
     guide_scale: float = 9.0
     # Default of GenerationRequest.condition_guidance: whether the unconditional guidance branch

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from vc_core.config import CONDITION_CHANNELS, MODEL_NAMES, ModelSpec, UNetConfig
+from vc_core.config import CONDITION_CHANNELS, MODEL_NAMES, OFFICIAL_NOISE_SCHEDULE, ModelSpec, UNetConfig
 from vc_core.models.clip import CLIPEncoder, load_clip
 from vc_core.models.unet import LoadReport, UNet3D, channels_last_convs, load_unet
 from vc_core.models.vae import AutoencoderKL, load_vae
@@ -157,7 +157,7 @@ class Pipeline:
         meta = json.loads(meta_path.read_text())
         spec.vae.scale_factor = float(meta["vae_scale_factor"])
         spec.prediction = meta["prediction"]
-        spec.noise_schedule = meta.get("noise_schedule", "linear_sd")  # folders exported before the option
+        spec.noise_schedule = meta.get("noise_schedule", OFFICIAL_NOISE_SCHEDULE)  # folders exported before the option
         if spec.noise_schedule not in NOISE_SCHEDULES:
             raise WeightError(f"{meta_path}: unknown noise_schedule {spec.noise_schedule!r}; this code knows {NOISE_SCHEDULES}")
         try:  # the folder's own config: a model retrained with other options differs from the shipped one

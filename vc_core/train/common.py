@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from vc_core.config import OFFICIAL_NOISE_SCHEDULE
 from vc_core.weights import read_checkpoint
 
 # A denoiser stage's UNet config (JSON), beside its checkpoint: the export ships what was trained.
@@ -24,7 +25,7 @@ LINEAGE_FILE = "lineage.json"
 def stage_noise_schedule(folder: Path) -> str:
     """The noise schedule a denoiser stage trained on."""
     path = folder / SCHEDULE_FILE
-    return json.loads(path.read_text())["noise_schedule"] if path.exists() else "linear_sd"
+    return json.loads(path.read_text())["noise_schedule"] if path.exists() else OFFICIAL_NOISE_SCHEDULE
 
 
 @dataclass

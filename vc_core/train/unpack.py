@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from vc_core.config import OFFICIAL_NOISE_SCHEDULE
 from vc_core.pipeline import EMBEDDED_DIR
 from vc_core.train.common import LINEAGE_FILE, SCHEDULE_FILE, UNET_CONFIG_FILE
 from vc_core.weights import read_checkpoint
@@ -38,7 +39,7 @@ def unpack(model: Path, runs: Path, stage: str) -> None:
     stats = {"scale_factor": meta["vae_scale_factor"], "psnr_db": meta["autoencoder_psnr_db"]}
     (runs / "autoencoder" / "stats.json").write_text(json.dumps(stats, indent=1))
     (runs / stage / UNET_CONFIG_FILE).write_text(json.dumps(meta["unet"], indent=1))
-    (runs / stage / SCHEDULE_FILE).write_text(json.dumps({"noise_schedule": meta.get("noise_schedule", "linear_sd")}))
+    (runs / stage / SCHEDULE_FILE).write_text(json.dumps({"noise_schedule": meta.get("noise_schedule", OFFICIAL_NOISE_SCHEDULE)}))
     (runs / LINEAGE_FILE).write_text(json.dumps(meta["training"], indent=1))
 
 
