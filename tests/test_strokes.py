@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from vc_core.conditions import (
     Stroke,
     StrokeError,
     extract_motion_maps,
+    parse_drawing,
     preset_motion,
     read_clip,
     stroke_to_motion,
@@ -196,3 +199,14 @@ def test_filled_blocks_carry_each_block_vector_over_the_whole_block():
         moving = np.abs(filled[frame]).sum(0) > 0
         assert moving.sum() <= 16 * 16 * len(_moving_blocks(motion.maps[frame]))  # nothing beyond the blocks
     assert not filled[0].any()  # the first frame has no motion, and none is invented
+
+
+def test_drawing_is_scaled_to_the_model_and_regions_pick_their_stroke():
+    stroke = [(100.0, 256.0), (400.0, 256.0)]
+    other = [(256.0, 450.0), (256.0, 300.0)]
+    region = {"points": [[100, 256], [110, 256]], "radius": 30}
+    canvas = {"width": 512, "height": 512, "strokes": [{"points": stroke}, {"points": other}], "regions": [region]}
+    first, second = parse_drawing(json.dumps(canvas), 128)  # as the browser sends it
+    assert first.points[0] == (25.0, 64.0) and first.points[-1] == (100.0, 64.0)
+    assert first.mask is not None and first.mask[64, 25] and not first.mask[64, 100]
+    assert second.mask is None  # starts outside the painted region: moves a disc

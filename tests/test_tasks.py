@@ -104,16 +104,6 @@ def test_motion_transfer_takes_motion_and_appearance(pipe, tools):
     assert set(p.request.conditions) == {"motion", "local_image"} and p.motion is not None
 
 
-def test_drawing_is_scaled_to_the_model_and_regions_pick_their_stroke():
-    stroke = [(100.0, 256.0), (400.0, 256.0)]
-    other = [(256.0, 450.0), (256.0, 300.0)]
-    region = {"points": [[100, 256], [110, 256]], "radius": 30}
-    first, second = tasks.parse_drawing(drawing([stroke, other], regions=[region]), 128)
-    assert first.points[0] == (25.0, 64.0) and first.points[-1] == (100.0, 64.0)
-    assert first.mask is not None and first.mask[64, 25] and not first.mask[64, 100]
-    assert second.mask is None  # starts outside the painted region: moves a disc
-
-
 def test_draw_motion_requests_the_drawn_direction(pipe, tools):
     p = tasks.draw_motion_request(pipe, tools, "x", SETTINGS, drawing=drawing([[(64, 256), (448, 256)]]))
     moving = p.motion[1:, 0] != 0

@@ -3,7 +3,7 @@
 Gradio's ImageEditor returns raster layers only, which lose the order and direction of a stroke.
 This ``gr.HTML`` canvas records every stroke as its list of points (one colour per stroke), an
 optional "what moves" brush, and a click-to-add-points mode for when dragging is awkward. Its
-value is the JSON ``vc_core.tasks.parse_drawing`` reads; Python sets the ``background`` prop (a
+value is the JSON ``vc_core.conditions.parse_drawing`` reads; Python sets the ``background`` prop (a
 data URL of the picture, cropped square as the model sees it) and may set the value (examples).
 """
 from __future__ import annotations

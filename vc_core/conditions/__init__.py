@@ -22,6 +22,7 @@ messages; input limits are an :class:`InputLimits`. A style image is prepared by
 
 from vc_core.conditions.cache import ConditionCache, cache_key, file_digest
 from vc_core.conditions.depth import depth_condition, nearness_condition
+from vc_core.conditions.drawing import parse_drawing
 from vc_core.conditions.errors import (
     DEFAULT_LIMITS,
     ConditionError,
@@ -103,6 +104,7 @@ __all__ = [
     "mask_from_image",
     "mask_from_video",
     "masked_video_condition",
+    "parse_drawing",
     "paste_outside_mask",
     "masked_video_preview",
     "misc_frames_tensor",
