@@ -40,7 +40,7 @@ def test_recipe_on_a_few_steps_then_generate(tmp_path):
     # UNet config it was trained with
     resume = ["--world", str(world), "--steps", "3", "--minutes", "5"]
     run(*compose[:-2], *resume, fails_with="trained with another UNet config")
-    run(*compose, *resume)
+    run(*compose, *resume, "--workers", "1")  # batches made by a worker process, as on a GPU
     assert read_checkpoint(runs / "denoiser_compose" / "ckpt.pt", "compose")["step"] == 3
     # a decoder fine-tune keeps the encoder, so the latents the UNet learned and their scale
     run("vc_core.train.autoencoder", *common, "--out", str(runs / "decoder"), "--batch", "2", "--init", str(runs / "autoencoder"), "--decoder-only")
@@ -54,6 +54,48 @@ def test_recipe_on_a_few_steps_then_generate(tmp_path):
     assert pipe.unet.config.stc_input_size == 64  # the exported model says how it was trained
     video = pipe.generate(GenerationRequest("a red star moving left", frames=8, steps=2)).video
     assert video.shape == (8, 128, 128, 3) and video.dtype == torch.uint8
+
+
+def _numbered_batch(i: int) -> dict:
+    return {"x": torch.from_numpy(__import__("numpy").random.default_rng(i).random(4)), "step": i}
+
+
+def test_worker_processes_make_the_same_batches_and_leave_the_training_noise_alone():
+    from vc_core.train.common import BatchStream
+
+    torch.manual_seed(7)
+    noise = torch.rand(3)
+    torch.manual_seed(7)
+    stream = BatchStream(_numbered_batch, workers=2)
+    made = [stream(i) for i in range(5, 9)]  # a run resumed at step 5
+    assert torch.equal(torch.rand(3), noise)  # starting the workers drew nothing from the global generator
+    assert [b["step"] for b in made] == [5, 6, 7, 8]
+    assert all(torch.equal(b["x"], _numbered_batch(b["step"])["x"]) for b in made)
+    with pytest.raises(RuntimeError, match="out of step"):
+        stream(20)
+
+
+def test_conditions_built_from_a_compact_batch_are_the_app_layout():
+    import numpy as np
+
+    from vc_core.train.common import World
+    from vc_core.train.data import make_clip
+    from vc_core.train.denoiser import build_conditions, raw_conditions
+
+    clips = [make_clip(seed, frames=8) for seed in (3, 4)]
+    world = World(**{k: np.stack([c[k] for c in clips]) for k in ("frames", "nearness", "masks", "motion")}, captions=["", ""])
+    raw = raw_conditions(world, np.array([1, 0]), np.random.default_rng(0))
+    assert raw["frames"].dtype == raw["sketch"].dtype == torch.uint8  # compact for the trip from a worker
+    conds = build_conditions(raw)
+    channels = {"depth": 1, "local_image": 3, "motion": 2, "sketch": 1, "single_sketch": 1, "masked": 4}
+    assert {k: v.shape for k, v in conds.items()} == {k: (2, c, 8, 128, 128) for k, c in channels.items()}
+    first = torch.from_numpy(clips[1]["frames"][0]).permute(2, 0, 1).float() / 255  # batch row 0 is clip 1
+    assert torch.allclose(conds["local_image"][0], first[:, None].expand(-1, 8, -1, -1))
+    assert torch.equal(conds["single_sketch"][0], conds["sketch"][0, :, :1].expand(-1, 8, -1, -1))
+    assert torch.equal(conds["motion"][1], torch.from_numpy(clips[0]["motion"]).float().transpose(0, 1))
+    hidden = raw["hidden"].float().transpose(1, 2)  # (B, 1, F, H, W)
+    assert torch.equal(conds["masked"][:, 3:], 1 - hidden)  # the keep channel
+    assert torch.all(conds["masked"][:, :3][(hidden > 0).expand(-1, 3, -1, -1, -1)] == 0)  # hidden pixels show nothing
 
 
 def test_training_time_adds_up_over_resumed_runs():

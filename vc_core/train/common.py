@@ -6,7 +6,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -51,6 +51,54 @@ def video_tensor(frames: np.ndarray) -> torch.Tensor:
     """(…, H, W, 3) uint8 → (…, 3, H, W) float in [-1, 1]."""
     # a copy: the world's arrays are read-only memory maps, which torch.from_numpy warns about
     return torch.from_numpy(np.array(frames)).movedim(-1, -3).float().div(127.5).sub(1)
+
+
+class BatchStream:
+    """``make(i)`` for the steps i = first, first + 1, … of a run, made ahead by ``workers``
+    processes when ``workers`` > 0 (the data work then overlaps a GPU's steps), else on call.
+
+    ``make`` must draw everything from ``i`` alone (a generator seeded by the step), so the
+    batches are the same with or without workers and a resumed run continues the same stream.
+    """
+
+    def __init__(self, make: Callable[[int], dict], workers: int = 0, ahead: int = 2):
+        self.make, self.workers, self.ahead = make, workers, ahead
+        self.stream: Iterator[tuple[int, dict]] | None = None
+
+    def __call__(self, i: int) -> dict:
+        if not self.workers:
+            return self.make(i)
+        if self.stream is None:  # started at the first step asked for: a resumed run's
+            loader = torch.utils.data.DataLoader(
+                _Steps(self.make, i), batch_size=None, collate_fn=_as_is, num_workers=self.workers,
+                prefetch_factor=self.ahead, pin_memory=torch.cuda.is_available(), worker_init_fn=_one_thread,
+                multiprocessing_context="fork",  # the workers share the parent's memory-mapped world
+                generator=torch.Generator(),  # its own: seeding workers from the global one would shift the noise
+            )
+            self.stream = iter(loader)
+        made, batch = next(self.stream)
+        if made != i:
+            raise RuntimeError(f"batch stream out of step: asked for step {i}, made {made}")
+        return batch
+
+
+class _Steps(torch.utils.data.Dataset):
+    def __init__(self, make: Callable[[int], dict], first: int):
+        self.make, self.first = make, first
+
+    def __len__(self) -> int:
+        return 1 << 40
+
+    def __getitem__(self, k: int) -> tuple[int, dict]:
+        return self.first + k, self.make(self.first + k)
+
+
+def _as_is(item):
+    return item
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)  # many workers beside the training process: no thread oversubscription
 
 
 def run_stage(

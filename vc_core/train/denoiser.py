@@ -26,7 +26,9 @@ from vc_core.models.transformer import SpatialTransformer, TemporalTransformer
 from vc_core.models.unet import UNet3D
 from vc_core.models.vae import AutoencoderKL
 from vc_core.sampling import NOISE_SCHEDULES, NoiseSchedule
-from vc_core.train.common import SCHEDULE_FILE, UNET_CONFIG_FILE, World, run_stage, stage_noise_schedule, video_tensor
+from vc_core.train.common import (
+    SCHEDULE_FILE, UNET_CONFIG_FILE, BatchStream, World, run_stage, stage_noise_schedule,
+)
 from vc_core.train.towers import style_batch
 from vc_core.weights import read_checkpoint
 
@@ -63,11 +65,16 @@ def encode_world(vae: AutoencoderKL, world: World, path: Path) -> np.ndarray:
     """Posterior means × scale_factor of every clip, cached in ``path``."""
     if path.exists():
         return np.load(path, mmap_mode="r")
+    device = next(vae.parameters()).device
+    # a GPU encodes many clips per call; a CPU one clip, 4 frames at a time (faster there)
+    clips, chunk = (1, 4) if device.type == "cpu" else (16, 256)
     out = []
     with torch.no_grad():
-        for clip in world.frames:
-            out.append(vae.encode_video(video_tensor(np.asarray(clip)).transpose(0, 1)[None]).squeeze(0).numpy())
-    latents = np.stack(out).astype(np.float32)
+        for start in range(0, len(world), clips):
+            frames = torch.from_numpy(np.array(world.frames[start : start + clips])).to(device)
+            video = frames.permute(0, 4, 1, 2, 3).float().div(127.5).sub(1)  # (B, 3, F, H, W) in [-1, 1]
+            out.append(vae.encode_video(video, chunk=chunk).cpu().numpy())
+    latents = np.concatenate(out).astype(np.float32)
     np.save(path, latents)
     return latents
 
@@ -93,25 +100,36 @@ def random_mask(rng: np.random.Generator, object_masks: np.ndarray, size: int) -
     return torch.from_numpy(m).float()[None, None].expand(object_masks.shape[0], 1, size, size)
 
 
-def build_conditions(world: World, clips: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """All six spatial conditions for a batch, (B, C, F, H, W)."""
-    per_clip = []
-    for c in clips:
-        frames01 = video_tensor(np.asarray(world.frames[c])).add(1).div(2)  # (F,3,H,W)
-        n, _, h, w = frames01.shape
-        sketch = canny_edges(frames01)
-        masks = random_mask(rng, np.asarray(world.masks[c]), h)
-        per_clip.append(
-            {
-                "depth": torch.from_numpy(np.array(world.nearness[c])).float().div(255)[:, None],
-                "local_image": frames01[:1].expand(n, -1, -1, -1),
-                "motion": torch.from_numpy(np.array(world.motion[c])).float(),
-                "sketch": sketch,
-                "single_sketch": sketch[:1].expand(n, -1, -1, -1),
-                "masked": masked_video_condition(frames01, masks),
-            }
-        )
-    return {k: torch.stack([d[k] for d in per_clip]).transpose(1, 2) for k in SPATIAL}
+def raw_conditions(world: World, clips: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """What a batch's conditions are made of, compact (uint8 / float16, (B, F, …)) so that worker
+    processes hand it over cheaply: frames, nearness, codec motion, Canny edges, hidden regions."""
+    frames = np.stack([np.asarray(world.frames[c]) for c in clips])  # (B, F, H, W, 3)
+    size = frames.shape[2]
+    edges = [canny_edges(torch.from_numpy(f).movedim(-1, 1).float().div(255)) for f in frames]
+    hidden = [random_mask(rng, np.asarray(world.masks[c]), size) for c in clips]
+    return {
+        "frames": torch.from_numpy(frames),
+        "nearness": torch.from_numpy(np.stack([np.asarray(world.nearness[c]) for c in clips])),
+        "motion": torch.from_numpy(np.stack([np.asarray(world.motion[c]) for c in clips])),
+        "sketch": torch.stack(edges).to(torch.uint8),
+        "hidden": torch.stack(hidden).half(),
+    }
+
+
+def build_conditions(raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """All six spatial conditions, (B, C, F, H, W) float, on the device ``raw`` is on."""
+    frames01 = raw["frames"].movedim(-1, 2).float().div(255)  # (B, F, 3, H, W)
+    sketch = raw["sketch"].float()
+    masked = masked_video_condition(frames01.flatten(0, 1), raw["hidden"].float().flatten(0, 1))
+    per_frame = {
+        "depth": raw["nearness"].float().div(255)[:, :, None],
+        "local_image": frames01[:, :1].expand_as(frames01),
+        "motion": raw["motion"].float(),
+        "sketch": sketch,
+        "single_sketch": sketch[:, :1].expand_as(sketch),
+        "masked": masked.unflatten(0, frames01.shape[:2]),
+    }
+    return {k: v.transpose(1, 2) for k, v in per_frame.items()}
 
 
 def sample_timesteps(rng: np.random.Generator, batch: int, total: int, high_fraction: float) -> np.ndarray:
@@ -141,9 +159,10 @@ def kept_features(unet: UNet3D, conds: dict[str, torch.Tensor], keep: dict[str, 
     """STC features with dropped conditions left out: each branch runs only on the samples that
     keep it (a dropped condition contributes zero, as official, without paying for its branch)."""
     b, _, f, h, w = latent_shape
-    features = torch.zeros(b, unet.config.concat_dim, f, h, w)
+    device = next(unet.parameters()).device
+    features = torch.zeros(b, unet.config.concat_dim, f, h, w, device=device)
     for name in SPATIAL:
-        rows = torch.from_numpy(np.flatnonzero(keep[name]))
+        rows = torch.from_numpy(np.flatnonzero(keep[name])).to(device)
         if len(rows):
             features = features.index_add(0, rows, unet.condition_branch(name, conds[name][rows]))
     return features
@@ -194,6 +213,8 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--text-lr", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--workers", type=int, default=0, help="processes that make the batches (0: the training process itself)")
     p.add_argument("--high-t-fraction", type=float, default=0.3)
     p.add_argument("--object-weight", type=float, default=8.0, help="extra loss weight on object pixels")
     p.add_argument("--motion-focus", type=float, default=0.4, help="fraction of samples where motion is the only per-frame cue")
@@ -217,9 +238,12 @@ def main() -> None:
     spec = ModelSpec.embedded()
     spec.unet = replace(spec.unet, stc_input_size=args.stc_input_size, attn_scales=args.attn_scales or spec.unet.attn_scales)
     world = World.load(args.world)
-    vae = load_stage(args.runs / "autoencoder", "vae", AutoencoderKL(spec.vae))
+    device = torch.device(args.device)
+    torch.set_float32_matmul_precision("high")  # TF32 on a GPU; no effect on a CPU
+    vae = load_stage(args.runs / "autoencoder", "vae", AutoencoderKL(spec.vae)).to(device)
     vae.config.scale_factor = json.loads((args.runs / "autoencoder" / "stats.json").read_text())["scale_factor"]
     latents = encode_world(vae, world, args.runs / "latents.npy")
+    del vae
     clip = load_stage(args.runs / "towers", "clip", CLIPEncoder(spec.clip))
     torch.manual_seed(args.seed)
     # no activation checkpointing: the small model fits in memory and recomputation costs ~10 %
@@ -244,6 +268,7 @@ def main() -> None:
         if added:
             print(f"added attention layers, starting as identities: {', '.join(added)}", flush=True)
         clip.load_state_dict(previous["clip"])
+    unet, ema, clip = unet.to(device), ema.to(device), clip.to(device)
     unet.train()
     clip.model.transformer.train()
     text_params = [p for n, p in clip.model.named_parameters() if not n.startswith("visual")]
@@ -255,31 +280,43 @@ def main() -> None:
     schedule = NoiseSchedule.named(spec.noise_schedule)
     n = len(world)
 
-    def step(i: int) -> dict[str, float]:
-        for group, lr in zip(opt.param_groups, base_lrs):
-            group["lr"] = lr * min(1.0, (i + 1) / 200)
+    def make_batch(i: int) -> dict:
+        """Step ``i``'s data, all of it drawn from a generator seeded by ``i`` (so workers can make it)."""
         rng = np.random.default_rng(args.seed * 7919 + i)
         clips = rng.choice(n, size=args.batch, replace=False)
-        x0 = torch.from_numpy(np.stack([latents[c] for c in clips]))
-        captions = [world.captions[c] for c in clips]
-        kwargs: dict = {}
+        batch: dict = {"x0": torch.from_numpy(np.stack([latents[c] for c in clips]))}
         if args.stage == "t2v":
             text_keep = rng.random(args.batch) >= TEXT_DROPOUT_T2V
         else:
             keep = condition_keep_masks(spec.unet, args.batch, rng, args.motion_focus, args.text_focus)
             text_keep = keep["y"]
-            conds = build_conditions(world, clips, rng)
+            batch["keep"] = {k: torch.from_numpy(v) for k, v in keep.items()}
+            batch["raw"] = raw_conditions(world, clips, rng)
+            batch["style"] = style_batch(world, clips, rng.integers(world.frames.shape[1], size=args.batch))
+        batch["captions"] = [c if k else "" for c, k in zip((world.captions[c] for c in clips), text_keep)]
+        batch["t"] = torch.from_numpy(sample_timesteps(rng, args.batch, schedule.num_timesteps, args.high_t_fraction))
+        batch["weights"] = object_weights(world, clips, batch["x0"].shape[-1], args.object_weight)
+        return batch
+
+    batches = BatchStream(make_batch, args.workers)
+
+    def step(i: int) -> dict[str, float]:
+        for group, lr in zip(opt.param_groups, base_lrs):
+            group["lr"] = lr * min(1.0, (i + 1) / 200)
+        batch = batches(i)
+        x0, t, weights = (batch[k].to(device, non_blocking=True) for k in ("x0", "t", "weights"))
+        kwargs: dict = {}
+        if "raw" in batch:
+            keep = {k: v.numpy() for k, v in batch["keep"].items()}
+            conds = build_conditions({k: v.to(device, non_blocking=True) for k, v in batch["raw"].items()})
             kwargs["features"] = kept_features(unet, conds, keep, x0.shape)
             with torch.no_grad():
-                image = clip.encode_image(style_batch(world, clips, rng.integers(world.frames.shape[1], size=args.batch)))
-            kwargs["image"] = image * torch.from_numpy(keep["image"]).float().view(-1, 1, 1)
-        captions = [c if k else "" for c, k in zip(captions, text_keep)]
-        y = clip.encode_text(captions)
-        t = torch.from_numpy(sample_timesteps(rng, args.batch, schedule.num_timesteps, args.high_t_fraction))
+                image = clip.encode_image(batch["style"])
+            kwargs["image"] = image * batch["keep"]["image"].to(device).float().view(-1, 1, 1)
+        y = clip.encode_text(batch["captions"])
         noise = torch.randn_like(x0)
         output = unet(schedule.add_noise(x0, noise, t), t, y=y, **kwargs)
         error = (output - schedule.target(spec.prediction, x0, noise, t)).square()
-        weights = object_weights(world, clips, x0.shape[-1], args.object_weight)
         loss = (error * weights).mean() / weights.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -287,8 +324,7 @@ def main() -> None:
         opt.step()
         with torch.no_grad():
             decay = 0.999 if args.stage == "compose" else min(0.999, (1 + i) / (10 + i))
-            for e, p_ in zip(ema.parameters(), unet.parameters()):
-                e.lerp_(p_, 1 - decay)
+            torch._foreach_lerp_(list(ema.parameters()), list(unet.parameters()), 1 - decay)
         return {"loss": loss.item(), "mse": error.mean().item()}
 
     run_stage(out.name, out, {"unet": unet, "ema": ema, "clip": clip}, opt, step, args.steps, args.minutes, args.seed)
