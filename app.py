@@ -17,7 +17,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", default=os.environ.get("VC_WEIGHTS_DIR"), help="folder with the official weight files")
     p.add_argument(
         "--precision", choices=PRECISIONS, default=os.environ.get("VC_PRECISION", "auto"),
-        help="sampling precision (auto: fp16 on CUDA, fp32 on CPU; bf16 is ~2x faster on a CPU with bf16 units)",
+        help="sampling precision (auto: fp32 on CPU; on CUDA fp16 for the official model, fp32 for the small embedded one; bf16 is ~2x faster on a CPU with bf16 units for the official model)",
     )
     p.add_argument(
         "--offload", action="store_true", default=os.environ.get("VC_OFFLOAD", "") == "1",

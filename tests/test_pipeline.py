@@ -6,6 +6,7 @@ import torch
 
 from tests.tiny import tiny_pipeline
 from vc_core.models.clip import preprocess_style_image
+from vc_core.config import ModelSpec
 from vc_core.pipeline import MODEL_DEFAULTS, GenerationRequest
 from vc_core.sampling import GenerationCancelled
 
@@ -110,6 +111,10 @@ def test_precision_choices_and_their_refusals():
     from vc_core.pipeline import load_pipeline, precision_dtype
 
     assert precision_dtype("auto", "cpu") == torch.float32 and precision_dtype("auto", "cuda") == torch.float16
+    # on CUDA 'auto' is each model's own: fp16 for the official UNet, fp32 for the small embedded one
+    official, embedded = ModelSpec.official(), ModelSpec.embedded()
+    assert precision_dtype("auto", "cuda", official.cuda_precision) == torch.float16
+    assert precision_dtype("auto", "cuda", embedded.cuda_precision) == torch.float32
     assert precision_dtype("bf16", "cpu") == torch.bfloat16
     with pytest.raises(ValueError, match="fp16 is not supported on the CPU"):
         precision_dtype("fp16", "cpu")

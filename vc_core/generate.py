@@ -63,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument(
         "--precision", choices=PRECISIONS, default="auto",
-        help="sampling precision (auto: fp16 on CUDA, fp32 on CPU; bf16 is ~2x faster on a CPU with bf16 units)",
+        help="sampling precision (auto: fp32 on CPU; on CUDA fp16 for the official model, fp32 for the small embedded one; bf16 is ~2x faster on a CPU with bf16 units for the official model)",
     )
     p.add_argument("--offload", action="store_true", help="keep the models in CPU memory, each on the GPU only while it runs")
     p.add_argument("--out", type=Path, default=Path("outputs"))

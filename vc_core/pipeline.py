@@ -34,14 +34,15 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def precision_dtype(precision: str, device: str | torch.device) -> torch.dtype:
-    """The autocast dtype for ``precision`` on ``device``; 'auto' is fp16 on CUDA (as the official
-    sampler) and fp32 on CPU (bf16 there is ~2× faster but moves the prediction by ~2 %)."""
+def precision_dtype(precision: str, device: str | torch.device, cuda_auto: str = "fp16") -> torch.dtype:
+    """The autocast dtype for ``precision`` on ``device``; 'auto' is the model's ``cuda_auto`` on
+    CUDA (``ModelSpec.cuda_precision``) and fp32 on CPU (bf16 there is ~2× faster on the official
+    UNet but moves the prediction by ~2 %)."""
     device = torch.device(device)
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
     if precision == "auto":
-        return torch.float16 if device.type == "cuda" else torch.float32
+        return _DTYPES[cuda_auto] if device.type == "cuda" else torch.float32
     if precision == "fp16" and device.type == "cpu":
         raise ValueError("fp16 is not supported on the CPU (it is slower than fp32 there); use bf16 or fp32")
     return _DTYPES[precision]
@@ -125,7 +126,7 @@ class Pipeline:
         self.vae = vae.to(home).eval()
         self.clip = clip.to(home).eval()
         self.schedule = schedule or NoiseSchedule.named(spec.noise_schedule)
-        self.dtype = precision_dtype(precision, self.device)
+        self.dtype = precision_dtype(precision, self.device, spec.cuda_precision)
         if self.dtype == torch.bfloat16 and self.device.type == "cpu":
             channels_last_convs(self.unet)  # 17 % faster under bf16 on CPU, 3 % slower in fp32 (benchmarks/)
         self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
