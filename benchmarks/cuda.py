@@ -7,7 +7,9 @@ CPU in fp32, then on the GPU in each precision, with and without offload; the no
 the CPU from the request's seed, so every row should give the CPU's video up to rounding. Prints
 time per generation and the mean / largest pixel difference from the CPU video. Then the
 official-config UNet (random weights, 16 frames) under fp16 and bf16 autocast against fp32, and
-SDPA against plain math attention.
+SDPA against plain math attention. ``--parts memory``: the whole official pipeline (random weights
+of the official UNet, VAE and OpenCLIP ViT-H) generating 16 frames at 256² in fp16, with and
+without offload: peak GPU memory and time — what decides which GPU it fits.
 """
 from __future__ import annotations
 
@@ -21,9 +23,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import best_time, machine  # noqa: E402
 from benchmarks.generation import motion_request  # noqa: E402
-from vc_core.config import UNetConfig  # noqa: E402
+from vc_core.config import ModelSpec, UNetConfig  # noqa: E402
 from vc_core.models.attention import resolve_backend, set_attention_backend  # noqa: E402
+from vc_core.models.clip import CLIPEncoder  # noqa: E402
 from vc_core.models.unet import UNet3D  # noqa: E402
+from vc_core.models.vae import AutoencoderKL  # noqa: E402
 from vc_core.pipeline import Pipeline  # noqa: E402
 
 
@@ -68,9 +72,40 @@ def official_unet_rows() -> None:
     set_attention_backend("auto")
 
 
+def random_official_pipeline(offload: bool) -> Pipeline:
+    """The official architecture with random weights (N(0, 0.02)), built on the meta device and
+    filled where the pipeline keeps it: speed and memory do not depend on the values."""
+    spec = ModelSpec.official()
+    with torch.device("meta"):
+        unet, vae = UNet3D(spec.unet), AutoencoderKL(spec.vae)
+    clip = CLIPEncoder(spec.clip, empty=True)
+    home = "cpu" if offload else "cuda"
+    for module in (unet, vae, clip):
+        module.to_empty(device=home)
+        for weight in module.parameters():
+            weight.data.normal_(0, 0.02)
+    clip.model.attn_mask = torch.full((77, 77), float("-inf"), device=home).triu_(1)
+    return Pipeline(spec, unet, vae, clip, device="cuda", precision="auto", offload=offload)
+
+
+def official_memory_rows(steps: int) -> None:
+    print("\n| official pipeline, 16 frames at 256², motion, DDIM | offload | peak GPU memory allocated | seconds per video |")
+    print("|---|---|---|---|")
+    for offload in (False, True):
+        pipe = random_official_pipeline(offload)
+        request = motion_request(pipe, 16, steps, "ddim")
+        pipe.generate(motion_request(pipe, 16, 2, "ddim"))  # warm-up
+        torch.cuda.reset_peak_memory_stats()
+        seconds = best_time(lambda p=pipe: p.generate(request), repeat=1, warmup=0)
+        print(f"| {steps} steps, {pipe.dtype} | {offload} | {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB | {seconds:.1f} |", flush=True)
+        pipe = None  # free this one's GPU memory before the next
+        torch.cuda.empty_cache()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--steps", type=int, default=25)
+    p.add_argument("--parts", nargs="+", default=["embedded", "official", "memory"], choices=["embedded", "official", "memory"])
     args = p.parse_args()
     if not torch.cuda.is_available():
         sys.exit("no CUDA device: this benchmark checks the GPU path")
@@ -78,8 +113,9 @@ def main() -> None:
     torch.set_grad_enabled(False)
     print(f"machine: {machine()}")
     print(f"attention backend 'auto' on cuda: {resolve_backend(torch.device('cuda'))}")
-    embedded_rows(args.steps)
-    official_unet_rows()
+    parts = {"embedded": lambda: embedded_rows(args.steps), "official": official_unet_rows, "memory": lambda: official_memory_rows(args.steps)}
+    for name in args.parts:
+        parts[name]()
 
 
 if __name__ == "__main__":
