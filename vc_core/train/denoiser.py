@@ -26,9 +26,7 @@ from vc_core.models.transformer import SpatialTransformer, TemporalTransformer
 from vc_core.models.unet import UNet3D
 from vc_core.models.vae import AutoencoderKL
 from vc_core.sampling import NOISE_SCHEDULES, NoiseSchedule
-from vc_core.train.common import (
-    SCHEDULE_FILE, UNET_CONFIG_FILE, BatchStream, World, run_stage, stage_noise_schedule,
-)
+from vc_core.train.common import SCHEDULE_FILE, UNET_CONFIG_FILE, BatchStream, World, run_stage, stage_noise_schedule
 from vc_core.train.towers import style_batch
 from vc_core.weights import read_checkpoint
 
