@@ -25,7 +25,7 @@ from benchmarks.common import best_time, machine  # noqa: E402
 from benchmarks.generation import motion_request  # noqa: E402
 from vc_core.config import ModelSpec, UNetConfig  # noqa: E402
 from vc_core.models.attention import resolve_backend, set_attention_backend  # noqa: E402
-from vc_core.models.clip import CLIPEncoder  # noqa: E402
+from vc_core.models.clip import CLIPEncoder, _causal_mask  # noqa: E402
 from vc_core.models.unet import UNet3D  # noqa: E402
 from vc_core.models.vae import AutoencoderKL  # noqa: E402
 from vc_core.pipeline import Pipeline  # noqa: E402
@@ -84,7 +84,7 @@ def random_official_pipeline(offload: bool) -> Pipeline:
         module.to_empty(device=home)
         for weight in module.parameters():
             weight.data.normal_(0, 0.02)
-    clip.model.attn_mask = torch.full((77, 77), float("-inf"), device=home).triu_(1)
+    clip.model.attn_mask = _causal_mask(clip.model.context_length, torch.device(home))  # as load_weights sets it
     return Pipeline(spec, unet, vae, clip, device="cuda", precision="auto", offload=offload)
 
 

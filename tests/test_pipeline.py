@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from tests.tiny import tiny_pipeline
-from vc_core.models.clip import preprocess_style_image
 from vc_core.config import ModelSpec
+from vc_core.models.clip import preprocess_style_image
 from vc_core.pipeline import MODEL_DEFAULTS, GenerationRequest
 from vc_core.sampling import GenerationCancelled
 

@@ -47,10 +47,11 @@ class World:
         return len(self.frames)
 
 
-def video_tensor(frames: np.ndarray) -> torch.Tensor:
-    """(…, H, W, 3) uint8 → (…, 3, H, W) float in [-1, 1]."""
+def video_tensor(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(…, H, W, 3) uint8 → (…, 3, H, W) float in [-1, 1], on the device a tensor is on."""
     # a copy: the world's arrays are read-only memory maps, which torch.from_numpy warns about
-    return torch.from_numpy(np.array(frames)).movedim(-1, -3).float().div(127.5).sub(1)
+    frames = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.array(frames))
+    return frames.movedim(-1, -3).float().div(127.5).sub(1)
 
 
 class BatchStream:

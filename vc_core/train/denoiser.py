@@ -26,7 +26,7 @@ from vc_core.models.transformer import SpatialTransformer, TemporalTransformer
 from vc_core.models.unet import UNet3D
 from vc_core.models.vae import AutoencoderKL
 from vc_core.sampling import NOISE_SCHEDULES, NoiseSchedule
-from vc_core.train.common import SCHEDULE_FILE, UNET_CONFIG_FILE, BatchStream, World, run_stage, stage_noise_schedule
+from vc_core.train.common import SCHEDULE_FILE, UNET_CONFIG_FILE, BatchStream, World, run_stage, stage_noise_schedule, video_tensor
 from vc_core.train.towers import style_batch
 from vc_core.weights import read_checkpoint
 
@@ -69,9 +69,9 @@ def encode_world(vae: AutoencoderKL, world: World, path: Path) -> np.ndarray:
     out = []
     with torch.no_grad():
         for start in range(0, len(world), clips):
+            # uint8 to the device, float there: a quarter of the bytes to move
             frames = torch.from_numpy(np.array(world.frames[start : start + clips])).to(device)
-            video = frames.permute(0, 4, 1, 2, 3).float().div(127.5).sub(1)  # (B, 3, F, H, W) in [-1, 1]
-            out.append(vae.encode_video(video, chunk=chunk).cpu().numpy())
+            out.append(vae.encode_video(video_tensor(frames).transpose(1, 2), chunk=chunk).cpu().numpy())
     latents = np.concatenate(out).astype(np.float32)
     np.save(path, latents)
     return latents
