@@ -7,7 +7,7 @@ import torch
 from tests.tiny import tiny_pipeline
 from vc_core.config import ModelSpec
 from vc_core.models.clip import preprocess_style_image
-from vc_core.pipeline import MODEL_DEFAULTS, GenerationRequest
+from vc_core.pipeline import FIRST_FRAME_SHARE, MODEL_DEFAULTS, GenerationRequest
 from vc_core.sampling import GenerationCancelled
 
 
@@ -75,6 +75,23 @@ def test_keep_given_follows_the_request_else_the_model_default(pipe):
     assert torch.equal(pipe.generate(GenerationRequest(**plain, keep_given=True)).video, pipe.generate(GenerationRequest(**plain, keep_given=False)).video)
 
 
+def test_motion_without_a_first_frame_has_the_model_draw_one_then_animate_it(pipe):
+    size, steps = pipe.video_size, 5
+    base = dict(prompt="a red star", frames=8, steps=steps, seed=3)
+    calls = []
+    held = pipe.generate(GenerationRequest(**base, conditions={"motion": motion(8, size)}, motion_hold=0.9), progress=lambda i, n: calls.append((i, n)))
+    total = steps + round(steps * FIRST_FRAME_SHARE)
+    assert calls == [(i, total) for i in range(1, total + 1)]  # one progress bar over both passes
+    assert "first_frame" in held.parameters and "first_frame" in held.timings
+    assert held.parameters["conditions"] == {"motion": [1, 2, 8, size, size]}  # what the user gave
+    free = pipe.generate(GenerationRequest(**base, conditions={"motion": motion(8, size)}, motion_hold=0.0))
+    assert "first_frame" not in free.parameters and not torch.equal(held.video, free.video)
+    # a given first frame is animated as it is
+    image = torch.rand(1, 3, 8, pipe.spec.misc_size, pipe.spec.misc_size)
+    given = pipe.generate(GenerationRequest(**base, conditions={"motion": motion(8, size), "local_image": image}, motion_hold=0.9))
+    assert "first_frame" not in given.parameters
+
+
 def test_style_image_and_dpmpp(pipe):
     from PIL import Image
 
@@ -98,6 +115,7 @@ def test_cancel_stops_sampling(pipe):
         ({"prompt": "x", "frames": 64}, "frame count"),
         ({"prompt": "x", "frames": 8, "steps": 0}, "steps"),
         ({"prompt": "x", "frames": 8, "sampler": "euler"}, "sampler"),
+        ({"prompt": "x", "frames": 8, "motion_hold": 1.5}, "motion hold must be between 0 and 1"),
         ({"prompt": "x", "frames": 8, "conditions": {"motion": torch.zeros(1, 2, 4, 16, 16)}}, "motion"),
         ({"prompt": "x", "frames": 8, "conditions": {"canny": torch.zeros(1, 1, 8, 16, 16)}}, "canny"),
     ],

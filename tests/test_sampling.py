@@ -186,3 +186,24 @@ def test_held_latents_end_at_the_given_values_and_the_rest_is_untouched(sampler,
     assert torch.allclose(held[:, :, 0], expected[:, :, 0], atol=1e-4)
     assert torch.allclose(held[:, :, 1:], free[:, :, 1:], atol=1e-6)
     assert (held[:, :, 0] - free[:, :, 0]).abs().mean() > 0.3
+
+
+def test_a_hold_released_part_way_starts_the_held_part_and_lets_the_model_finish_it():
+    """What motion_hold relies on: holding only while t ≥ from_t steers the held part early
+    (it ends far from the unheld run) but does not pin its end value; never holding changes nothing."""
+    g = torch.Generator().manual_seed(1)
+    noise = torch.randn(1, 4, 3, 8, 8, generator=g)
+    known = torch.randn(1, 4, 3, 8, 8, generator=g) * 2
+    mask = torch.zeros(1, 1, 3, 8, 8)
+    mask[:, :, 1:] = 1
+    eps_fn = gaussian_data_eps(0.3, 0.8)
+
+    def run(from_t: int) -> torch.Tensor:
+        return sample("ddim", hold_known_eps_fn(eps_fn, SCHEDULE, known, mask, from_t=from_t), noise, SCHEDULE, 25)
+
+    free, always, released, never = sample("ddim", eps_fn, noise, SCHEDULE, 25), run(0), run(500), run(SCHEDULE.num_timesteps)
+    assert torch.equal(never, free)
+    assert torch.allclose(released[:, :, 0], free[:, :, 0], atol=1e-6)
+    steered = (released - free)[:, :, 1:].abs().mean()
+    unpinned = (released - always)[:, :, 1:].abs().mean()
+    assert steered > 0.3 and unpinned > 0.5, (steered, unpinned)

@@ -138,6 +138,8 @@ class ModelSpec:
     # Default of GenerationRequest.keep_given: hold the given first frame / visible pixels in the
     # latents while sampling (official: they are only conditions).
     keep_given: bool = False
+    # Default of GenerationRequest.motion_hold (official: 0, the motion is only a condition).
+    motion_hold: float = 0.0
     # What precision 'auto' means on CUDA: fp16 autocast, as the official sampler (its UNet ran
     # 2.4× faster than in fp32 on an H200, benchmarks/RESULTS.md).
     cuda_precision: str = "fp16"
@@ -190,6 +192,8 @@ class ModelSpec:
             guide_scale=3.0,
             condition_guidance=True,  # the small model follows its conditions weakly unguided (docs/EMBEDDED_MODEL.md)
             keep_given=True,  # first-frame SSIM 0.73 → 0.83, inpainting 23.5 → 25.1 dB raw decode (docs/EMBEDDED_MODEL.md)
+            # on its own the model moves objects too slowly and leaves a copy where they started
+            motion_hold=0.9,
             # its kernels are too small for fp16 to pay for the casts: 1.04 s vs 0.74 s per video on an H200
             cuda_precision="fp32",
         )

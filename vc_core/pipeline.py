@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from vc_core.conditions.motion_warp import warp_along_motion
 from vc_core.config import CONDITION_CHANNELS, MODEL_NAMES, OFFICIAL_NOISE_SCHEDULE, ModelSpec, UNetConfig
 from vc_core.models.clip import CLIPEncoder, load_clip
 from vc_core.models.unet import LoadReport, UNet3D, channels_last_convs, load_unet
@@ -32,6 +33,8 @@ EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "assets" / "embedded"
 MIN_FRAMES, MAX_FRAMES = 8, 32
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# The first-frame pass (motion without a first frame) takes this share of the request's steps.
+FIRST_FRAME_SHARE = 0.4
 
 
 def precision_dtype(precision: str, device: str | torch.device, cuda_auto: str = "fp16") -> torch.dtype:
@@ -49,7 +52,7 @@ def precision_dtype(precision: str, device: str | torch.device, cuda_auto: str =
 
 
 # GenerationRequest settings whose None means "the model's own" (ModelSpec fields of the same name).
-MODEL_DEFAULTS = ("guide_scale", "condition_guidance", "keep_given")
+MODEL_DEFAULTS = ("guide_scale", "condition_guidance", "keep_given", "motion_hold")
 
 
 @dataclass
@@ -70,6 +73,10 @@ class GenerationRequest:
     # Keep what the user gave: the video starts exactly at a single image condition's picture and
     # a masked video's visible pixels stay, the model filling only the rest.
     keep_given: bool | None = None
+    # With a first frame and motion: for the noisiest ``motion_hold`` of the diffusion time (0–1)
+    # the regions the motion moves hold the first frame carried along it, so objects start where
+    # the motion puts them; the model draws everything after and around that.
+    motion_hold: float | None = None
 
     def validate(self, conditions_known: list[str]) -> None:
         if not MIN_FRAMES <= self.frames <= MAX_FRAMES:
@@ -78,6 +85,8 @@ class GenerationRequest:
             raise ValueError(f"steps must be between 1 and 200, got {self.steps}")
         if self.guide_scale is not None and not 0.0 <= self.guide_scale <= 50.0:
             raise ValueError(f"guidance scale must be between 0 and 50, got {self.guide_scale}")
+        if self.motion_hold is not None and not 0.0 <= self.motion_hold <= 1.0:
+            raise ValueError(f"motion hold must be between 0 and 1, got {self.motion_hold}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose one of {SAMPLERS}")
         for name, cond in self.conditions.items():
@@ -218,55 +227,97 @@ class Pipeline:
         cancel: threading.Event | None = None,
     ) -> GenerationResult:
         """Sample one video. ``progress(step, total)`` is called after every sampling step;
-        setting ``cancel`` stops at the next step with ``GenerationCancelled``."""
+        setting ``cancel`` stops at the next step with ``GenerationCancelled``.
+
+        With motion and a ``motion_hold`` but no first frame, the model first draws one (a
+        shorter pass of the same request without the hold), then animates it along the motion.
+        """
         if not request.prompt.strip() and not request.conditions and request.style_image is None:
             raise ValueError("nothing to generate from: give a prompt or at least one condition")
         request = self.with_model_defaults(request)
         request.validate(self.unet.config.conditions)
+        first_steps = self._first_frame_steps(request)
+        total = first_steps + request.steps
         with self._lock, torch.no_grad():
             timings: dict[str, float] = {}
-            clock = time.perf_counter()
-
-            def lap(name: str) -> None:
-                nonlocal clock
-                now = time.perf_counter()
-                timings[name] = now - clock
-                clock = now
-
-            y = self.text_embedding(request.prompt)
-            cond: dict = {"y": y}
-            uncond: dict = {"y": self.text_embedding("")}  # on the device, also with offload
-            if request.style_image is not None:
-                with self._running(self.clip):
-                    image = self.clip.encode_image(request.style_image.to(self.device))
-                cond["image"], uncond["image"] = image, torch.zeros_like(image)
-            size = self.unet.config.latent_size
-            shape = torch.Size((1, self.unet.config.in_dim, request.frames, size, size))
-            given = self._given_latents(request, shape) if request.keep_given else None  # before the UNet (offload)
-            lap("encode_text_image")
-            with self._autocast(), self._running(self.unet):
-                spatial = {k: v.to(self.device) for k, v in request.conditions.items()}
-                features = self.unet.condition_features(**spatial)
-                if features is not None:  # computed once for all steps
-                    cond["features"] = features
-                    uncond["features"] = torch.zeros_like(features) if request.condition_guidance else features
-                lap("condition_features")
-                generator = torch.Generator().manual_seed(int(request.seed))
-                noise = torch.randn(shape, generator=generator).to(self.device)
-                eps_fn = as_eps_fn(cfg_eps_fn(self.unet, cond, uncond, request.guide_scale), self.schedule, self.spec.prediction)
-                if given is not None:
-                    eps_fn = hold_known_eps_fn(eps_fn, self.schedule, *given)
-                callback: StepCallback | None = None
-                if progress is not None:
-                    callback = lambda i, n, t, x, x0: progress(i + 1, n)  # noqa: E731
-                latents = sample(request.sampler, eps_fn, noise, self.schedule, request.steps, callback, cancel)
-            lap("sampling")
-            with self._running(self.vae):
-                video = self.vae.decode_video(latents.float())
-            lap("vae_decode")
+            animated = request
+            if first_steps:
+                start = time.perf_counter()
+                sketch = self._sample_video(replace(request, steps=first_steps, motion_hold=0.0), {}, progress, cancel, 0, total)
+                image = _resized(sketch[:, :, :1].add(1).div(2).clamp(0, 1), self.spec.misc_size)
+                animated = replace(request, conditions=request.conditions | {"local_image": image.expand(-1, -1, request.frames, -1, -1)})
+                timings["first_frame"] = time.perf_counter() - start
+            video = self._sample_video(animated, timings, progress, cancel, first_steps, total)
         frames = _to_frames(video)
         parameters = request.parameters() | {"model": self.name, "precision": str(self.dtype).removeprefix("torch.")}
+        if first_steps:
+            parameters["first_frame"] = f"drawn by the model ({first_steps} steps), then animated along the motion"
         return GenerationResult(frames, timings, parameters)
+
+    def _first_frame_steps(self, request: GenerationRequest) -> int:
+        """Steps of the first-frame pass: only for motion with a hold and nothing that fixes frame
+        0 already (a given image, or a masked video whose visible pixels are kept)."""
+        if not request.motion_hold or "motion" not in request.conditions or "local_image" not in self.unet.config.conditions:
+            return 0
+        if "local_image" in request.conditions or "masked" in request.conditions:
+            return 0
+        return max(1, round(request.steps * FIRST_FRAME_SHARE))
+
+    def _sample_video(
+        self,
+        request: GenerationRequest,
+        timings: dict[str, float],
+        progress: Progress | None,
+        cancel: threading.Event | None,
+        done: int,
+        total: int,
+    ) -> torch.Tensor:
+        """One sampling pass → the decoded video (1, 3, F, H, W) in [-1, 1]; progress counts
+        from ``done`` of ``total`` steps."""
+        clock = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[name] = now - clock
+            clock = now
+
+        y = self.text_embedding(request.prompt)
+        cond: dict = {"y": y}
+        uncond: dict = {"y": self.text_embedding("")}  # on the device, also with offload
+        if request.style_image is not None:
+            with self._running(self.clip):
+                image = self.clip.encode_image(request.style_image.to(self.device))
+            cond["image"], uncond["image"] = image, torch.zeros_like(image)
+        size = self.unet.config.latent_size
+        shape = torch.Size((1, self.unet.config.in_dim, request.frames, size, size))
+        given = self._given_latents(request, shape) if request.keep_given else None  # before the UNet (offload)
+        carried = self._carried_latents(request, shape) if request.motion_hold else None
+        lap("encode_text_image")
+        with self._autocast(), self._running(self.unet):
+            spatial = {k: v.to(self.device) for k, v in request.conditions.items()}
+            features = self.unet.condition_features(**spatial)
+            if features is not None:  # computed once for all steps
+                cond["features"] = features
+                uncond["features"] = torch.zeros_like(features) if request.condition_guidance else features
+            lap("condition_features")
+            generator = torch.Generator().manual_seed(int(request.seed))
+            noise = torch.randn(shape, generator=generator).to(self.device)
+            eps_fn = as_eps_fn(cfg_eps_fn(self.unet, cond, uncond, request.guide_scale), self.schedule, self.spec.prediction)
+            if given is not None:
+                eps_fn = hold_known_eps_fn(eps_fn, self.schedule, *given)
+            if carried is not None:
+                from_t = round((1 - request.motion_hold) * (self.schedule.num_timesteps - 1))
+                eps_fn = hold_known_eps_fn(eps_fn, self.schedule, *carried, from_t=from_t)
+            callback: StepCallback | None = None
+            if progress is not None:
+                callback = lambda i, n, t, x, x0: progress(done + i + 1, total)  # noqa: E731
+            latents = sample(request.sampler, eps_fn, noise, self.schedule, request.steps, callback, cancel)
+        lap("sampling")
+        with self._running(self.vae):
+            video = self.vae.decode_video(latents.float())
+        lap("vae_decode")
+        return video
 
     @torch.no_grad()
     def autoencode(self, frames: torch.Tensor) -> torch.Tensor:
@@ -307,6 +358,22 @@ class Pipeline:
         hidden = F.max_pool2d(F.adaptive_max_pool2d(hidden, latent), 3, 1, 1)
         held = (1 - hidden).reshape(b, f, 1, latent, latent).transpose(1, 2)
         return latents, held.to(self.device)
+
+    def _carried_latents(self, request: GenerationRequest, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(latents, mask) of the first frame carried along the motion (``warp_along_motion``),
+        held where it moves; None without both a ``local_image`` and ``motion``."""
+        image, motion = request.conditions.get("local_image"), request.conditions.get("motion")
+        if image is None or motion is None:
+            return None
+        size, latent = self.video_size, shape[-1]
+        video, known = warp_along_motion(_resized(image[:, :, :1] * 2 - 1, size)[0, :, 0], motion[0].transpose(0, 1).float().cpu())
+        if not known.any():
+            return None
+        with self._running(self.vae):
+            latents = self.vae.encode_video(video.transpose(0, 1)[None].to(self.device))
+        # a latent cell is held where most of its patch is known (motion blocks cover whole patches)
+        held = F.adaptive_avg_pool2d(known[:, None].float(), latent).gt(0.5).transpose(0, 1)[None]
+        return latents.to(torch.float32), held.to(self.device)
 
 
 def _to_frames(video: torch.Tensor) -> torch.Tensor:

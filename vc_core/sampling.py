@@ -186,18 +186,24 @@ def cfg_eps_fn(
     return one_call
 
 
-def hold_known_eps_fn(eps_fn: EpsFn, schedule: NoiseSchedule, known: torch.Tensor, mask: torch.Tensor) -> EpsFn:
+def hold_known_eps_fn(
+    eps_fn: EpsFn, schedule: NoiseSchedule, known: torch.Tensor, mask: torch.Tensor, from_t: int = 0
+) -> EpsFn:
     """Hold part of the latents at given values: where ``mask`` is 1 the model's x0 estimate is
-    replaced by ``known`` and eps recomputed from it.
+    replaced by ``known`` and eps recomputed from it — at every step with t ≥ ``from_t`` (0: all).
 
     Sampler-agnostic: DDIM and DPM-Solver++ only see eps, and with x0 held their iterate there is
     exactly ``known`` forward-noised with the noise the first x implies, so the model always sees
-    the held part at its noise level and fits the rest around it.
+    the held part at its noise level and fits the rest around it. Released (t < ``from_t``), the
+    held part is a layout the model refines rather than a value it must end on.
     """
 
     def held(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         eps = eps_fn(x, t)
-        a = schedule.alpha_bar(int(t.reshape(-1)[0]), x)
+        step = int(t.reshape(-1)[0])
+        if step < from_t:
+            return eps
+        a = schedule.alpha_bar(step, x)
         alpha, sigma = torch.sqrt(a), torch.sqrt(1 - a)
         x0 = torch.lerp((x - sigma * eps) / alpha, known.to(x.dtype), mask.to(x.dtype))
         return (x - alpha * x0) / sigma
