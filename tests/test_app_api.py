@@ -103,11 +103,15 @@ def test_every_endpoint_returns_a_browser_playable_video(app, client, endpoint):
     assert request_dirs() == before  # the request's folder is gone once the files were handed over
 
 
-def test_frame_count_and_keep_given_follow_the_request(app, client):
+def test_frame_count_keep_given_and_motion_hold_follow_the_request(app, client):
     frames = 10
     out = check_result(call(client, "/draw_motion", prompt="x", strokes="", preset="pan_right", **settings(frames=frames, keep_given="off")), app, frames)
     assert out["parameters"]["keep_given"] is False
-    assert out["parameters"]["guide_scale"] == ModelSpec.named("embedded").guide_scale  # the slider starts at the model's own
+    # the sliders start at the model's own values
+    assert out["parameters"]["guide_scale"] == ModelSpec.named("embedded").guide_scale
+    assert out["parameters"]["motion_hold"] == ModelSpec.named("embedded").motion_hold
+    out = check_result(call(client, "/draw_motion", prompt="x", strokes="", preset="pan_right", **settings(frames=frames, motion_hold=0.5)), app, frames)
+    assert out["parameters"]["motion_hold"] == 0.5
 
 
 def silence_wav(path: Path) -> str:

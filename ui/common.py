@@ -162,11 +162,15 @@ class SettingsControls:
     seed: gr.Number
     condition_guidance: gr.Dropdown
     keep_given: gr.Dropdown
+    motion_hold: gr.Slider
 
     @property
     def inputs(self) -> list[gr.components.Component]:
         """In the order every tab's handler takes them, after its own inputs."""
-        return [self.model, self.frames, self.steps, self.guidance, self.sampler, self.seed, self.condition_guidance, self.keep_given]
+        return [
+            self.model, self.frames, self.steps, self.guidance, self.sampler, self.seed, self.condition_guidance, self.keep_given,
+            self.motion_hold,
+        ]
 
 
 def settings_controls(ctx: AppContext, tab: str) -> SettingsControls:
@@ -204,10 +208,19 @@ def settings_controls(ctx: AppContext, tab: str) -> SettingsControls:
                 info="on: the video starts exactly at your image and unmasked pixels stay (embedded default); off: official behaviour",
                 elem_id=f"{tab}-keep-given",
             )
+            motion_hold = gr.Slider(
+                0, 1, value=ModelSpec.named(first).motion_hold, step=0.05, label="Motion hold",
+                info="With an image and motion: for this share of the sampling the image is held carried along the motion, so "
+                "objects go where the motion says (0: the model alone; set to the model's own when you pick a model)",
+                elem_id=f"{tab}-motion-hold",
+            )
     shuffle.click(lambda: random.randint(0, SEED_MAX), None, seed, queue=False, api_visibility="private")
     # each model has its own best guidance: choosing a model sets it (the user may change it after)
-    model.change(lambda name: ModelSpec.named(name).guide_scale, model, guidance, queue=False, api_visibility="private")
-    return SettingsControls(model, frames, steps, guidance, sampler, seed, condition_guidance, keep_given)
+    model.change(
+        lambda name: (ModelSpec.named(name).guide_scale, ModelSpec.named(name).motion_hold), model, [guidance, motion_hold],
+        queue=False, api_visibility="private",
+    )
+    return SettingsControls(model, frames, steps, guidance, sampler, seed, condition_guidance, keep_given, motion_hold)
 
 
 def _model_note(models: dict[str, str]) -> str:
@@ -220,7 +233,7 @@ MODEL_DEFAULT_ON_OFF = {"model default": None, "on": True, "off": False}
 
 def settings(
     frames: float, steps: float, guidance: float, sampler: str, seed: float,
-    condition_guidance: str = "model default", keep_given: str = "model default",
+    condition_guidance: str = "model default", keep_given: str = "model default", motion_hold: float | None = None,
 ) -> tasks.Settings:
     """The controls' values as sampling settings. Gradio checks ranges, but API callers can still
     send NaN, infinity or nothing, which would otherwise fail later with a Python message."""
@@ -228,6 +241,7 @@ def settings(
         frames=int(_finite(frames, "Frames")), steps=int(_finite(steps, "Sampling steps")),
         guide_scale=_finite(guidance, "Guidance scale"), sampler=sampler, seed=int(_finite(seed, "Seed")),
         condition_guidance=_choice(condition_guidance, "Condition guidance"), keep_given=_choice(keep_given, "Keep what you gave"),
+        motion_hold=None if motion_hold is None else _finite(motion_hold, "Motion hold"),
     )
 
 

@@ -63,10 +63,11 @@ def build(ctx: AppContext) -> None:
         seed: float,
         condition_guidance: str,
         keep_given: str,
+        motion_hold: float,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),
     ):
-        s = settings(frames, steps, guidance, sampler, seed, condition_guidance, keep_given)
+        s = settings(frames, steps, guidance, sampler, seed, condition_guidance, keep_given, motion_hold)
         yield from ctx.run(
             lambda pipe: tasks.draw_motion_request(
                 pipe, ctx.tools, prompt, s, image=image, drawing=strokes, preset=None if preset == NO_PRESET else preset

@@ -35,10 +35,11 @@ def build(ctx: AppContext) -> None:
         seed: float,
         condition_guidance: str,
         keep_given: str,
+        motion_hold: float,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),
     ):
-        s = settings(frames, steps, guidance, sampler, seed, condition_guidance, keep_given)
+        s = settings(frames, steps, guidance, sampler, seed, condition_guidance, keep_given, motion_hold)
         yield from ctx.run(
             lambda pipe: tasks.motion_transfer_request(
                 pipe, ctx.tools, prompt, s, video=video, image=image, style=style, video_start_s=video_start_s or 0.0

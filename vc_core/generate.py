@@ -57,6 +57,10 @@ def parser() -> argparse.ArgumentParser:
         "--keep-given", choices=["on", "off"], default=None,
         help="start exactly at the given image and keep unmasked pixels (default: the model's; embedded on, official off)",
     )
+    p.add_argument(
+        "--motion-hold", type=float, default=None,
+        help="with an image and motion: hold the image carried along the motion for this share (0-1) of the diffusion time (default: the model's; embedded 0.9, official 0)",
+    )
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one video per seed")
     p.add_argument("--model", choices=MODEL_NAMES, default="embedded")
     p.add_argument("--weights", help="official weights folder (or $VC_WEIGHTS_DIR)")
@@ -137,7 +141,7 @@ def run(o: dict, tools: tasks.Toolbox) -> list[Path]:
     written = []
     guided, keep_given = on_off(o["condition_guidance"], "condition_guidance"), on_off(o["keep_given"], "keep_given")
     for seed in [o["seed"]] if isinstance(o["seed"], int) else o["seed"]:
-        settings = tasks.Settings(o["frames"], o["steps"], o["guidance"], o["sampler"], seed, guided, keep_given)
+        settings = tasks.Settings(o["frames"], o["steps"], o["guidance"], o["sampler"], seed, guided, keep_given, o["motion_hold"])
         prepared = prepare(pipe, tools, o, settings)
         for warning in prepared.warnings:
             print(f"warning: {warning}", file=sys.stderr)

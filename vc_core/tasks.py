@@ -111,6 +111,7 @@ class Settings:
     seed: int = 0
     condition_guidance: bool | None = None  # None: the model's default
     keep_given: bool | None = None  # None: the model's default
+    motion_hold: float | None = None  # None: the model's default
 
 
 @dataclass
@@ -326,7 +327,7 @@ class _Builder:
         request = GenerationRequest(
             self.prompt, self.conditions, self.style, frames=int(s.frames), steps=int(s.steps),
             guide_scale=None if s.guide_scale is None else float(s.guide_scale), sampler=s.sampler, seed=int(s.seed),
-            condition_guidance=s.condition_guidance, keep_given=s.keep_given,
+            condition_guidance=s.condition_guidance, keep_given=s.keep_given, motion_hold=s.motion_hold,
         )
         request.validate(self.spec.unet.conditions)
         if not request.prompt and not request.conditions and request.style_image is None:

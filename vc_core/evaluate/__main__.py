@@ -49,17 +49,18 @@ def frames01(video: Frames) -> torch.Tensor:
 
 class Evaluator:
     def __init__(
-        self, pipe: Pipeline, scenes: int, steps: int, sampler: str, guide_scale: float | None = None, keep_given: bool | None = None
+        self, pipe: Pipeline, scenes: int, steps: int, sampler: str, guide_scale: float | None = None, keep_given: bool | None = None,
+        motion_hold: float | None = None,
     ):
         self.pipe, self.scenes, self.steps, self.sampler, self.guide_scale = pipe, scenes, steps, sampler, guide_scale
-        self.keep_given = keep_given
+        self.keep_given, self.motion_hold = keep_given, motion_hold
         self.size, self.frames = pipe.spec.video_size, 16
         self.generated: list[Frames] = []
 
     def generate(self, prompt: str, seed: int, **conditions) -> Frames:
         request = GenerationRequest(
             prompt, {k: v for k, v in conditions.items() if v is not None}, frames=self.frames, steps=self.steps, sampler=self.sampler,
-            guide_scale=self.guide_scale, seed=seed, keep_given=self.keep_given,
+            guide_scale=self.guide_scale, seed=seed, keep_given=self.keep_given, motion_hold=self.motion_hold,
         )
         video = self.pipe.generate(request).video.numpy()
         self.generated.append(video)
@@ -199,6 +200,7 @@ def main() -> None:
     p.add_argument("--sampler", default="ddim")
     p.add_argument("--guide-scale", type=float, default=None, help="default: the model's")
     p.add_argument("--keep-given", choices=["on", "off"], default=None, help="hold the given first frame / visible pixels (default: the model's)")
+    p.add_argument("--motion-hold", type=float, default=None, help="hold the first frame carried along the motion for this share of the diffusion time (default: the model's)")
     p.add_argument("--json", default=None)
     p.add_argument("--folder", default=None, help="an exported embedded model folder instead of assets/embedded")
     p.add_argument("--only", nargs="+", default=None, help="run only these metrics (method names)")
@@ -207,10 +209,12 @@ def main() -> None:
     start = time.time()
     pipe = Pipeline.from_embedded(args.folder) if args.folder else load_pipeline(args.model, args.weights)
     # resolved once, the pipeline's way, so the results say which values were used
-    used = pipe.with_model_defaults(GenerationRequest("", guide_scale=args.guide_scale, keep_given=on_off(args.keep_given, "--keep-given")))
-    ev = Evaluator(pipe, args.scenes, args.steps, args.sampler, used.guide_scale, used.keep_given)
+    used = pipe.with_model_defaults(
+        GenerationRequest("", guide_scale=args.guide_scale, keep_given=on_off(args.keep_given, "--keep-given"), motion_hold=args.motion_hold)
+    )
+    ev = Evaluator(pipe, args.scenes, args.steps, args.sampler, used.guide_scale, used.keep_given, used.motion_hold)
     results: dict = {"model": args.folder or args.model, "scenes": args.scenes, "steps": args.steps, "sampler": args.sampler,
-                     "guide_scale": used.guide_scale, "keep_given": used.keep_given}
+                     "guide_scale": used.guide_scale, "keep_given": used.keep_given, "motion_hold": used.motion_hold}
     metrics = (ev.motion_from_strokes, ev.motion_from_clip, ev.text, ev.image_to_video, ev.inpainting, ev.sketch_and_depth, ev.frame_consistency)
     for metric in metrics:
         if args.only and metric.__name__ not in args.only:
