@@ -243,11 +243,17 @@ class Pipeline:
             animated = request
             if first_steps:
                 start = time.perf_counter()
-                sketch = self._sample_video(replace(request, steps=first_steps, motion_hold=0.0), {}, progress, cancel, 0, total)
-                image = _resized(sketch[:, :, :1].add(1).div(2).clamp(0, 1), self.spec.misc_size)
+                latents = self._sample_latents(replace(request, steps=first_steps, motion_hold=0.0), {}, progress, cancel, 0, total)
+                with self._running(self.vae):
+                    first = self.vae.decode_video(latents[:, :, :1].float())  # only frame 0 is used
+                image = _resized(first.add(1).div(2).clamp(0, 1), self.spec.misc_size)
                 animated = replace(request, conditions=request.conditions | {"local_image": image.expand(-1, -1, request.frames, -1, -1)})
                 timings["first_frame"] = time.perf_counter() - start
-            video = self._sample_video(animated, timings, progress, cancel, first_steps, total)
+            latents = self._sample_latents(animated, timings, progress, cancel, first_steps, total)
+            clock = time.perf_counter()
+            with self._running(self.vae):
+                video = self.vae.decode_video(latents.float())
+            timings["vae_decode"] = time.perf_counter() - clock
         frames = _to_frames(video)
         parameters = request.parameters() | {"model": self.name, "precision": str(self.dtype).removeprefix("torch.")}
         if first_steps:
@@ -263,7 +269,7 @@ class Pipeline:
             return 0
         return max(1, round(request.steps * FIRST_FRAME_SHARE))
 
-    def _sample_video(
+    def _sample_latents(
         self,
         request: GenerationRequest,
         timings: dict[str, float],
@@ -272,8 +278,7 @@ class Pipeline:
         done: int,
         total: int,
     ) -> torch.Tensor:
-        """One sampling pass → the decoded video (1, 3, F, H, W) in [-1, 1]; progress counts
-        from ``done`` of ``total`` steps."""
+        """One sampling pass → the latents; progress counts from ``done`` of ``total`` steps."""
         clock = time.perf_counter()
 
         def lap(name: str) -> None:
@@ -314,10 +319,7 @@ class Pipeline:
                 callback = lambda i, n, t, x, x0: progress(done + i + 1, total)  # noqa: E731
             latents = sample(request.sampler, eps_fn, noise, self.schedule, request.steps, callback, cancel)
         lap("sampling")
-        with self._running(self.vae):
-            video = self.vae.decode_video(latents.float())
-        lap("vae_decode")
-        return video
+        return latents
 
     @torch.no_grad()
     def autoencode(self, frames: torch.Tensor) -> torch.Tensor:

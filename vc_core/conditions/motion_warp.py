@@ -17,12 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vc_core.models.stc import fill_motion_blocks
 
 BLOCK = 16  # pixels per motion vector, at the motion maps' own resolution (codec macroblocks)
-# What moves is taken a block beyond the blocks the motion marks: a stroke's disc or the codec's
-# blocks cut objects at block edges, and a point traced back must not fall off its object.
-REACH = 3 * BLOCK
 
 
 def warp_along_motion(image: torch.Tensor, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,21 +33,18 @@ def warp_along_motion(image: torch.Tensor, motion: torch.Tensor) -> tuple[torch.
         raise ValueError(f"expected an image (3, S, S) and motion (F, 2, H, W), got {tuple(image.shape)} and {tuple(motion.shape)}")
     size = image.shape[-1]
     motion = motion.float()
-    field = fill_motion_blocks(motion, REACH)
-    if field.shape[-2:] != (size, size):
-        field = F.interpolate(field, size=(size, size), mode="nearest")
+    field = _widened_field(motion, size)
     moving = field.abs().sum(1) > 0
     moving[0] = False
     ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
     pixel = torch.stack([xs, ys])  # (2, S, S) as (x, y)
-    origins = []  # per frame: where in frame 0 each pixel came from
-    for k in range(motion.shape[0]):
-        point = pixel.clone()
-        for j in range(k, 0, -1):
-            point = point - _sample(field[j], point)
-        origins.append(point)
+    # per frame, where in frame 0 each pixel came from: its place in frame k−1, looked up there
+    origins = [pixel]
+    for k in range(1, motion.shape[0]):
+        before = pixel - field[k]
+        origins.append(torch.where(_inside(before, size), _sample(origins[-1], before), before))
     # what entered the picture (a pan's new side) came from outside it: unknown, the model draws it
-    entered = moving & ~torch.stack([((o > -1) & (o < size)).all(0) for o in origins])
+    entered = moving & ~torch.stack([_inside(o, size) for o in origins])
     left = _footprint(origins, moving & ~entered, size)
     background = _inpaint(image, left)
     video = torch.stack([torch.where(moving[k], _sample(image.float(), origins[k]), background) for k in range(len(origins))])
@@ -59,6 +52,21 @@ def warp_along_motion(image: torch.Tensor, motion: torch.Tensor) -> tuple[torch.
     known = (moving | left) & ~entered
     known[0] = False
     return video, known
+
+
+def _widened_field(motion: torch.Tensor, size: int) -> torch.Tensor:
+    """Dense (F, 2, size, size) motion: each block gets the mean of the non-zero vectors of its
+    block and the 8 around it. What moves is taken a block beyond the blocks the motion marks: a
+    stroke's disc or the codec's blocks cut objects at block edges, and a point traced back must
+    not fall off its object."""
+    vectors = motion[..., BLOCK // 2 :: BLOCK, BLOCK // 2 :: BLOCK]  # one per block
+    marked = vectors.abs().sum(1, keepdim=True).gt(0).float()
+    blocks = F.avg_pool2d(vectors, 3, 1, 1) / F.avg_pool2d(marked, 3, 1, 1).clamp_min(1 / 9)
+    return F.interpolate(blocks, size=(size, size), mode="nearest")
+
+
+def _inside(points: torch.Tensor, size: int) -> torch.Tensor:
+    return ((points > -1) & (points < size)).all(0)
 
 
 def _sample(values: torch.Tensor, points: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """The CUDA path on a GPU: attention backend, precisions and offload against the CPU's fp32.
 
-    python benchmarks/cuda.py [--steps 25]
+    python benchmarks/gpu.py [--steps 25]
 
 Generates the benchmark request (embedded model, 16 frames, motion + first frame, DDIM) on the
 CPU in fp32, then on the GPU in each precision, with and without offload; the noise is drawn on
