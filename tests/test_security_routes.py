@@ -98,7 +98,7 @@ def test_the_file_route_is_no_proxy_to_the_local_network(app):
 
 def test_a_server_path_is_not_accepted_as_an_upload(app, secret):
     """An API caller names a server file where an upload belongs; it must not be read."""
-    data = ["x", {"path": str(secret), "meta": {"_type": "gradio.FileData"}}, "", "pan_left", "embedded", 8, 2, 9.0, "ddim", 1, "model default", "model default"]
+    data = ["x", {"path": str(secret), "meta": {"_type": "gradio.FileData"}}, "", "pan_left", "embedded", 8, 2, 9.0, "ddim", 1, "model default", "model default", 0.9]
     posted = httpx.post(f"{app.url}gradio_api/call/draw_motion", json={"data": data})
     events = httpx.get(f"{app.url}gradio_api/call/draw_motion/{posted.json()['event_id']}", timeout=60).text
     assert "event: error" in events and "not uploaded by a user" in events and SECRET not in events
