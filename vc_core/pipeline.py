@@ -345,7 +345,7 @@ class Pipeline:
             video, keep = _resized(masked[:, :3], size), _resized(masked[:, 3:], size).round()
         image = request.conditions.get("local_image")
         if image is not None:
-            video[:, :, 0] = _resized(image[:, :, :1] * 2 - 1, size)[:, :, 0]
+            video[:, :, 0] = _first_frame(image, size)
             keep[:, :, 0] = 1
         used = keep[0, 0].flatten(1).any(1)  # frames with something to hold: often frame 0 only
         if not used.any():
@@ -368,7 +368,7 @@ class Pipeline:
         if image is None or motion is None:
             return None
         size, latent = self.video_size, shape[-1]
-        video, known = warp_along_motion(_resized(image[:, :, :1] * 2 - 1, size)[0, :, 0], motion[0].transpose(0, 1).float().cpu())
+        video, known = warp_along_motion(_first_frame(image, size)[0], motion[0].transpose(0, 1).float().cpu())
         if not known.any():
             return None
         with self._running(self.vae):
@@ -381,6 +381,11 @@ class Pipeline:
 def _to_frames(video: torch.Tensor) -> torch.Tensor:
     """Decoded (1, 3, F, H, W) in [-1, 1] → uint8 (F, H, W, 3) on the CPU."""
     return ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu()
+
+
+def _first_frame(image: torch.Tensor, size: int) -> torch.Tensor:
+    """A ``local_image`` condition (1, 3, F, H, W) in [0, 1] → its picture (1, 3, size, size) in [-1, 1]."""
+    return _resized(image[:, :, :1] * 2 - 1, size)[:, :, 0]
 
 
 def _resized(video: torch.Tensor, size: int) -> torch.Tensor:

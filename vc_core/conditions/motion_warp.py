@@ -47,8 +47,8 @@ def warp_along_motion(image: torch.Tensor, motion: torch.Tensor) -> tuple[torch.
     entered = moving & ~torch.stack([_inside(o, size) for o in origins])
     left = _footprint(origins, moving & ~entered, size)
     background = _inpaint(image, left)
-    video = torch.stack([torch.where(moving[k], _sample(image.float(), origins[k]), background) for k in range(len(origins))])
-    video[0] = image
+    carried = [torch.where(moving[k], _sample(image.float(), origins[k]), background) for k in range(1, len(origins))]
+    video = torch.stack([image.float(), *carried])
     known = (moving | left) & ~entered
     known[0] = False
     return video, known
