@@ -41,6 +41,23 @@ def test_a_stroke_carries_the_object_and_leaves_background_behind():
     assert not known[:, :, 100:].any() and not known[:, :20].any()
 
 
+def test_only_the_object_moves_the_background_around_it_stays():
+    """The motion moves whole blocks; stripes in them must not travel with the object."""
+    image = picture()
+    stripes = (torch.arange(SIZE) // 4) % 2 == 1
+    image[:, :, stripes] = torch.tensor([-0.2, 0.3, -0.2])[:, None, None]  # green stripes every 8 px
+    image[:, 50:70, 20:40] = torch.tensor([0.9, -0.9, -0.9])[:, None, None]
+    stroke = Stroke([(30.0, 60.0), (30.0 + STEP * (FRAMES - 1), 60.0)], radius=12.0)
+    video, known = warp_along_motion(image, torch.from_numpy(stroke_to_motion(stroke, (SIZE, SIZE), FRAMES).maps))
+    for k in range(1, FRAMES):
+        ys, xs = torch.nonzero(red(video[k]), as_tuple=True)
+        assert abs(len(xs) - 400) <= 40 and abs(xs.float().mean() - (29.5 + STEP * k)) < 1, k
+        # above and below the square, inside the moved blocks (known), the stripes are where they were
+        for rows in (slice(36, 48), slice(72, 80)):
+            assert known[k, rows, 30:60].all()
+            assert torch.allclose(video[k, :, rows], image[:, rows], atol=1e-4), k
+
+
 def test_what_a_pan_brings_into_the_picture_is_left_unknown():
     motion = torch.from_numpy(preset_motion("pan_left", (SIZE, SIZE), FRAMES, speed=4.0).maps)  # content slides right
     video, known = warp_along_motion(picture(), motion)

@@ -3,10 +3,13 @@
 Motion maps (the model's representation, see ``strokes`` and ``motion_vectors``) hold, in frame
 k, the displacement from frame k−1 of each moving 16×16 block, at the block's centre in frame k.
 Every pixel that moves in frame k is traced back, frame by frame, to where it was in frame 0 and
-takes the picture's colour there. Where something moved away from, the picture is filled from
-its surroundings (OpenCV inpainting), so a moved object leaves background behind, not a copy.
+takes the picture's colour there — if that colour belongs to the moving object. The motion marks
+whole blocks, so the region it moves holds background too: a colour model (GrabCut, the picture
+outside the region as certain background) splits the object from it, and only the object moves;
+the background stays where it is, and where the object moved away from is filled from its
+surroundings (OpenCV inpainting), so it leaves background behind, not a copy.
 
-The result is rough (blocks move whole, the filled background is smooth), so callers use it only
+The result is rough (the split goes by colour, the filled place is smooth), so callers use it only
 where it is meant (``known``) and only as a start: the pipeline holds it there during the first
 sampling steps (``GenerationRequest.motion_hold``) and lets the model draw the rest.
 """
@@ -19,6 +22,9 @@ import torch.nn.functional as F
 
 
 BLOCK = 16  # pixels per motion vector, at the motion maps' own resolution (codec macroblocks)
+# Splitting object from background needs background outside the moved region to learn from (a
+# pan moves nearly all of the picture), and a split that keeps fewer pixels found no object.
+_MAX_REGION, _MIN_OBJECT = 0.9, 16
 
 
 def warp_along_motion(image: torch.Tensor, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -26,8 +32,8 @@ def warp_along_motion(image: torch.Tensor, motion: torch.Tensor) -> tuple[torch.
     video per frame, as the model's motion condition).
 
     Returns the video (F, 3, S, S) — frame 0 is ``image`` — and ``known`` (F, S, S) bool: in each
-    frame after the first, the pixels that move (from inside the picture) and those they left;
-    False in frame 0.
+    frame after the first, the region the motion moves (the object moved, the background in it
+    kept) and the place the object left, less what came from outside the picture; False in frame 0.
     """
     if image.dim() != 3 or image.shape[0] != 3 or motion.dim() != 4 or motion.shape[1] != 2:
         raise ValueError(f"expected an image (3, S, S) and motion (F, 2, H, W), got {tuple(image.shape)} and {tuple(motion.shape)}")
@@ -46,8 +52,12 @@ def warp_along_motion(image: torch.Tensor, motion: torch.Tensor) -> tuple[torch.
     # what entered the picture (a pan's new side) came from outside it: unknown, the model draws it
     entered = moving & ~torch.stack([_inside(o, size) for o in origins])
     left = _footprint(origins, moving & ~entered, size)
-    background = _inpaint(image, left)
-    carried = [torch.where(moving[k], _sample(image.float(), origins[k]), background) for k in range(1, len(origins))]
+    thing = _object_in(image, left).float()[None]
+    background = _inpaint(image, F.max_pool2d(thing[None], 3, 1, 1)[0, 0] > 0)
+    carried = []
+    for k in range(1, len(origins)):
+        on_object = moving[k] & (_sample(thing, origins[k])[0] > 0.5)
+        carried.append(torch.where(on_object, _sample(image.float(), origins[k]), background))
     video = torch.stack([image.float(), *carried])
     known = (moving | left) & ~entered
     known[0] = False
@@ -86,10 +96,29 @@ def _footprint(origins: list[torch.Tensor], moving: torch.Tensor, size: int) -> 
     return F.max_pool2d(marks.view(1, 1, size, size), 3, 1, 1)[0, 0] > 0
 
 
+def _object_in(image: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """The pixels of ``region`` (S, S) bool unlike the picture outside it: GrabCut with the outside
+    as certain background; the whole region where that cannot work (``_MAX_REGION``, ``_MIN_OBJECT``)."""
+    if not region.any() or region.float().mean() > _MAX_REGION:
+        return region
+    pixels = _pixels(image)
+    labels = np.where(region.numpy(), cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
+    cv2.setRNGSeed(0)  # GrabCut's GMM initialisation draws from OpenCV's generator
+    cv2.grabCut(pixels, labels, None, np.zeros((1, 65)), np.zeros((1, 65)), 3, cv2.GC_INIT_WITH_MASK)
+    found = torch.from_numpy((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)) & region
+    return found if found.sum() >= _MIN_OBJECT else region
+
+
 def _inpaint(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     """``image`` with ``hole`` filled from around it (Telea), in the image's [-1, 1] range."""
     if not hole.any():
         return image.float()
-    pixels = ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    filled = cv2.inpaint(np.ascontiguousarray(pixels), hole.numpy().astype(np.uint8), 5, cv2.INPAINT_TELEA)
-    return torch.from_numpy(filled).permute(2, 0, 1).float().div(127.5).sub(1)
+    pixels = _pixels(image)
+    filled = cv2.inpaint(pixels, hole.numpy().astype(np.uint8), 5, cv2.INPAINT_TELEA)
+    filled = torch.from_numpy(filled).permute(2, 0, 1).float().div(127.5).sub(1)
+    return torch.where(hole, filled, image.float())  # the rest exactly as given, not rounded to 8 bits
+
+
+def _pixels(image: torch.Tensor) -> np.ndarray:
+    """(3, S, S) in [-1, 1] → contiguous uint8 (S, S, 3), as OpenCV takes pictures."""
+    return np.ascontiguousarray(((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy())
