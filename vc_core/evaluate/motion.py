@@ -3,7 +3,8 @@
 The requested motion uses the model's representation (sparse forward displacements at block
 centres, pixels per frame, frame 0 zero), so the error is measured exactly where a request was
 made: end-point error of the Farneback flow from frame k−1 to k at every non-zero entry of the
-request's frame k.
+request's frame k. Those entries cover whole blocks, background around the object too, and flow
+there also reads texture flicker; ``path_error`` asks only where the object is.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+
+from vc_core.evaluate.appearance import colour_mask
 
 
 @dataclass
@@ -48,3 +51,14 @@ def motion_adherence(frames: np.ndarray | torch.Tensor, requested: np.ndarray | 
         return MotionAdherence(float("nan"), 0.0, 0)
     error = np.linalg.norm(flow[where] - want[where], axis=-1)
     return MotionAdherence(float(error.mean()), float(np.linalg.norm(want[where], axis=-1).mean()), int(where.sum()))
+
+
+def path_error(frames: np.ndarray, colour: str, path: np.ndarray) -> float:
+    """Mean distance (pixels) from the centre of the ``colour`` pixels of each frame after the
+    first to where ``path`` (F, 2) as (x, y) puts the object; a copy left behind pulls the centre
+    away, and a frame without the colour counts as half the frame size off."""
+    errors = []
+    for frame, (x, y) in zip(frames[1:], path[1:]):
+        ys, xs = np.nonzero(colour_mask(frame, colour))
+        errors.append(np.hypot(xs.mean() - x, ys.mean() - y) if len(xs) else frame.shape[0] / 2)
+    return float(np.mean(errors))
