@@ -114,6 +114,22 @@ def test_draw_motion_requests_the_drawn_direction(pipe, tools):
     assert preset.warnings and set(preset.request.conditions) == {"motion", "local_image"}
 
 
+def test_motion_hold_shows_what_it_holds_with_the_results(pipe, tools):
+    """With an image, motion and a hold, the previews show the image carried along the motion (what
+    the sampling starts from), the parts left to the model dimmed; without a hold, nothing."""
+    stroke = drawing([[(128, 256), (384, 256)]])
+    held = tasks.draw_motion_request(pipe, tools, "x", tasks.Settings(frames=8, motion_hold=0.9), image=example("first_frame.png"), drawing=stroke)
+    (caption, frames), = [(c, f) for c, f in held.previews.items() if c.startswith("motion hold")]
+    size = pipe.spec.video_size
+    assert "90%" in caption and len(frames) == 8 and frames[0].shape == (size, size, 3)
+    carried, known = pipe.carried_first_frame(held.request)
+    assert np.array_equal(frames[0], ((carried[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy())
+    far = ~known[-1].numpy()
+    assert far.any() and known[-1].any() and frames[-1][far].mean() < 0.5 * frames[0][far].mean()  # dimmed: the model's
+    free = tasks.draw_motion_request(pipe, tools, "x", tasks.Settings(frames=8, motion_hold=0.0), image=example("first_frame.png"), drawing=stroke)
+    assert not any(c.startswith("motion hold") for c in free.previews)
+
+
 @pytest.mark.parametrize(
     "value, message",
     [

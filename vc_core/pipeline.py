@@ -361,16 +361,22 @@ class Pipeline:
         held = (1 - hidden).reshape(b, f, 1, latent, latent).transpose(1, 2)
         return latents, held.to(self.device)
 
-    def _carried_latents(self, request: GenerationRequest, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """(latents, mask) of the first frame carried along the motion (``warp_along_motion``),
-        held where it moves; None without both a ``local_image`` and ``motion``."""
+    def carried_first_frame(self, request: GenerationRequest) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """What motion hold holds: the request's first frame carried along its motion
+        (``warp_along_motion`` at the video size: (F, 3, S, S) in [-1, 1], ``known`` (F, S, S));
+        None without both a ``local_image`` and ``motion``, or when nothing moves."""
         image, motion = request.conditions.get("local_image"), request.conditions.get("motion")
         if image is None or motion is None:
             return None
-        size, latent = self.video_size, shape[-1]
-        video, known = warp_along_motion(_first_frame(image, size)[0], motion[0].transpose(0, 1).float().cpu())
-        if not known.any():
+        video, known = warp_along_motion(_first_frame(image, self.video_size)[0], motion[0].transpose(0, 1).float().cpu())
+        return (video, known) if known.any() else None
+
+    def _carried_latents(self, request: GenerationRequest, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(latents, mask) of ``carried_first_frame``, held where it is known."""
+        carried = self.carried_first_frame(request)
+        if carried is None:
             return None
+        (video, known), latent = carried, shape[-1]
         with self._running(self.vae):
             latents = self.vae.encode_video(video.transpose(0, 1)[None].to(self.device))
         # a latent cell is held where most of its patch is known (motion blocks cover whole patches)

@@ -49,6 +49,7 @@ from vc_core.conditions import (
     masked_video_preview,
     misc_frames_tensor,
     motion_arrows_preview,
+    motion_hold_preview,
     preset_motion,
     read_clip,
     rectangle_mask,
@@ -268,7 +269,7 @@ class _Builder:
 
     def __init__(self, pipe: Pipeline, task: str, prompt: str | None, settings: Settings):
         check_num_frames(int(settings.frames))  # before any work is sized by it
-        self.spec = pipe.spec
+        self.pipe, self.spec = pipe, pipe.spec
         self.prompt = _checked_prompt(prompt)
         self.settings = settings
         self.conditions: dict[str, torch.Tensor] = {}
@@ -332,6 +333,11 @@ class _Builder:
         request.validate(self.spec.unet.conditions)
         if not request.prompt and not request.conditions and request.style_image is None:
             raise ConditionError("Nothing to generate from: write a prompt or give at least one condition.")
+        hold = self.pipe.with_model_defaults(request).motion_hold
+        carried = self.pipe.carried_first_frame(request) if hold else None
+        if carried is not None:
+            caption = f"motion hold: your image carried along the motion, held for {hold:.0%} of sampling (dimmed: the model draws)"
+            self.previews[caption] = motion_hold_preview(*carried)
         self.info["prepare_s"] = round(time.perf_counter() - self.started, 3)
         return Prepared(request, self.previews, self.motion, self.warnings, self.info, self.paste_back)
 

@@ -27,6 +27,14 @@ def video_tensor_to_uint8(video: torch.Tensor) -> np.ndarray:
     return _to_uint8((video.float().clamp(-1, 1) + 1.0) / 2.0).transpose(0, 2, 3, 1)
 
 
+def motion_hold_preview(video: torch.Tensor, known: torch.Tensor, dim: float = 0.35) -> list[np.ndarray]:
+    """What motion hold holds (``Pipeline.carried_first_frame``: frames (N,3,H,W) in [-1,1], ``known``
+    (N,H,W)) as uint8 frames, the parts left to the model dimmed; frame 0 is the given image."""
+    shade = np.where(known.numpy()[..., None], 1.0, dim)
+    shade[0] = 1.0
+    return list((video_tensor_to_uint8(video) * shade).round().astype(np.uint8))
+
+
 def motion_arrows_preview(
     frames: np.ndarray | None,
     maps: np.ndarray | torch.Tensor,
