@@ -172,6 +172,14 @@ def test_motion_preview_animates_every_frame(pipe):
     assert len(frames) == 8 and frames[0].shape == (64, 64, 3) and not warnings  # 16² enlarged 4×
 
 
+def test_motion_preview_moves_the_picture_as_motion_hold_will(pipe):
+    stroke = drawing([[(128, 256), (384, 256)]])
+    held, _ = tasks.motion_preview(pipe, 8, example("first_frame.png"), stroke, display_size=64, motion_hold=0.9)
+    still, _ = tasks.motion_preview(pipe, 8, example("first_frame.png"), stroke, display_size=64, motion_hold=0.0)
+    assert np.array_equal(held[0], still[0])  # frame 0 is the picture either way
+    assert not np.array_equal(held[-1], still[-1])  # then it is carried along the stroke
+
+
 def test_generate_and_save_record_everything(pipe, tools, tmp_path):
     p = tasks.draw_motion_request(pipe, tools, "a star", SETTINGS, preset="pan_right")
     outcome = tasks.generate(pipe, p)

@@ -241,8 +241,13 @@ def settings(
         frames=int(_finite(frames, "Frames")), steps=int(_finite(steps, "Sampling steps")),
         guide_scale=_finite(guidance, "Guidance scale"), sampler=sampler, seed=int(_finite(seed, "Seed")),
         condition_guidance=_choice(condition_guidance, "Condition guidance"), keep_given=_choice(keep_given, "Keep what you gave"),
-        motion_hold=None if motion_hold is None else _finite(motion_hold, "Motion hold"),
+        motion_hold=motion_hold_setting(motion_hold),
     )
+
+
+def motion_hold_setting(value: float | None) -> float | None:
+    """The Motion hold slider's value, checked like the other settings (None: the model's)."""
+    return None if value is None else _finite(value, "Motion hold")
 
 
 def _choice(value: str, label: str) -> bool | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ui.canvas import CANVAS_SIZE, background_update, motion_canvas
-from ui.common import AppContext, output_panel, settings, settings_controls, user_errors
+from ui.common import AppContext, motion_hold_setting, output_panel, settings, settings_controls, user_errors
 from ui.examples import example_path, example_prompt
 from vc_core import tasks
 from vc_core.video_io import request_dir, write_gif
@@ -25,7 +25,8 @@ def build(ctx: AppContext) -> None:
                 preset = gr.Dropdown([NO_PRESET, *tasks.MOTION_PRESETS], value=NO_PRESET, label="Motion preset")
                 preview_button = gr.Button("▶ Preview motion", size="sm")
             preview = gr.Image(
-                label="Requested motion (arrows per frame)", interactive=False, height=240, elem_id="draw_motion-preview"
+                label="Requested motion (arrows per frame; with motion hold, over your picture carried along it)", interactive=False,
+                height=240, elem_id="draw_motion-preview",
             )
             controls = settings_controls(ctx, "draw_motion")
         with gr.Column():
@@ -37,17 +38,18 @@ def build(ctx: AppContext) -> None:
 
     image.change(show_picture, image, canvas, api_visibility="private")
 
-    def preview_motion(image: str | None, drawing: str | None, preset: str, model: str, frames: float):
+    def preview_motion(image: str | None, drawing: str | None, preset: str, model: str, frames: float, motion_hold: float):
         with user_errors(), request_dir() as folder:
             frames_, warnings = tasks.motion_preview(
-                ctx.pipeline(model), int(frames), image, drawing, None if preset == NO_PRESET else preset
+                ctx.pipeline(model), int(frames), image, drawing, None if preset == NO_PRESET else preset,
+                motion_hold=motion_hold_setting(motion_hold),
             )
             for warning in warnings:
                 gr.Warning(warning)
             yield str(write_gif(frames_, folder / "motion.gif"))
 
     preview_button.click(
-        preview_motion, [image, canvas, preset, controls.model, controls.frames], preview, api_visibility="private"
+        preview_motion, [image, canvas, preset, controls.model, controls.frames, controls.motion_hold], preview, api_visibility="private"
     )
 
     def draw_motion(

@@ -63,6 +63,7 @@ from vc_core.conditions import (
     video_tensor_to_uint8,
 )
 from vc_core.conditions.images import ImageSource
+from vc_core.conditions.motion_warp import warp_along_motion
 from vc_core.conditions.sketch import CleanerFn, EdgeFn
 from vc_core.conditions.strokes import PRESETS
 from vc_core.conditions.transforms import (
@@ -526,14 +527,22 @@ def motion_preview(
     drawing: str | Mapping | None = None,
     preset: str | None = None,
     display_size: int = 384,
+    motion_hold: float | None = None,
 ) -> tuple[list[np.ndarray], list[str]]:
     """Animated arrows of the motion a drawing or preset requests (before generating), enlarged to
-    ``display_size`` (pixels stay square: small models work at 128²), and warnings."""
+    ``display_size`` (pixels stay square: small models work at 128²), and warnings. With a picture
+    and a motion hold (None: the model's), the arrows move over the picture carried along the
+    motion, as the sampling will start from it."""
     size = pipe.spec.video_size
     background = square_picture(image, size) if image is not None else None
     b = _Builder(pipe, "motion_preview", "", Settings(frames=frames))
     maps, _, _ = drawn_motion(size, frames, drawing, preset, background, b)
     backgrounds = None if background is None else np.repeat(background[None], frames, axis=0)
+    hold = pipe.spec.motion_hold if motion_hold is None else motion_hold
+    if background is not None and hold and "local_image" in pipe.spec.unet.conditions:
+        picture = torch.from_numpy(background).permute(2, 0, 1).float().div(127.5).sub(1)
+        video, known = warp_along_motion(picture, torch.from_numpy(maps).float())
+        backgrounds = np.stack(motion_hold_preview(video, known))
     scale = max(1, display_size // size)
     arrows = motion_arrows_preview(backgrounds, maps)
     return [cv2.resize(f, (size * scale, size * scale), interpolation=cv2.INTER_NEAREST) for f in arrows], b.warnings

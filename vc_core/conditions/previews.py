@@ -29,8 +29,11 @@ def video_tensor_to_uint8(video: torch.Tensor) -> np.ndarray:
 
 def motion_hold_preview(video: torch.Tensor, known: torch.Tensor, dim: float = 0.35) -> list[np.ndarray]:
     """What motion hold holds (``Pipeline.carried_first_frame``: frames (N,3,H,W) in [-1,1], ``known``
-    (N,H,W)) as uint8 frames, the parts left to the model dimmed; frame 0 is the given image."""
-    shade = np.where(known.numpy()[..., None], 1.0, dim)
+    (N,H,W)) as uint8 frames, the parts left to the model dimmed; frame 0 is the given image.
+    Hairline gaps in ``known`` are closed: the sampling holds whole latent cells, not pixels."""
+    kernel = np.ones((3, 3), np.uint8)
+    held = np.stack([cv2.morphologyEx(k.astype(np.uint8), cv2.MORPH_CLOSE, kernel) for k in known.numpy()]) > 0
+    shade = np.where(held[..., None], 1.0, dim)
     shade[0] = 1.0
     return list((video_tensor_to_uint8(video) * shade).round().astype(np.uint8))
 
