@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -33,7 +34,7 @@ def test_recipe_on_a_few_steps_then_generate(tmp_path):
     common = ["--world", str(world), "--steps", "2", "--minutes", "5"]
     run("vc_core.train.autoencoder", *common, "--out", str(runs / "autoencoder"), "--batch", "2")
     run("vc_core.train.towers", *common, "--out", str(runs / "towers"), "--batch", "4")
-    run("vc_core.train.denoiser", "--stage", "t2v", *common, "--runs", str(runs), "--batch", "2")
+    run("vc_core.train.denoiser", "--stage", "t2v", *common, "--runs", str(runs), "--batch", "2", "--noise-schedule", "linear_sd_zero_snr")
     compose = ["vc_core.train.denoiser", "--stage", "compose", "--runs", str(runs), "--batch", "2", "--stc-input-size", "64"]
     run(*compose, *common)
     # resuming a finished stage continues from its checkpoint instead of starting over, with the
@@ -51,7 +52,8 @@ def test_recipe_on_a_few_steps_then_generate(tmp_path):
     assert scales[0] == scales[1]
     run("vc_core.train.export", "--runs", str(runs), "--out", str(tmp_path / "embedded"), "--autoencoder", "decoder")
     pipe = Pipeline.from_embedded(tmp_path / "embedded")
-    assert pipe.unet.config.stc_input_size == 64  # the exported model says how it was trained
+    # the exported model says how it was trained: compose continued on its start's schedule
+    assert pipe.unet.config.stc_input_size == 64 and pipe.spec.noise_schedule == "linear_sd_zero_snr"
     video = pipe.generate(GenerationRequest("a red star moving left", frames=8, steps=2)).video
     assert video.shape == (8, 128, 128, 3) and video.dtype == torch.uint8
 
@@ -258,6 +260,10 @@ def test_recipe_runner_gives_compose_the_rest_of_the_budget_and_resumes(tmp_path
     limits = {c[4] if c[2] == "vc_core.train.denoiser" else c[2]: c[c.index("--minutes") + 1] for c in commands if "--minutes" in c}
     assert limits == {"vc_core.train.autoencoder": "15.00", "vc_core.train.towers": "7.00", "t2v": "8.00", "compose": "58.00"}
     assert not any("vc_core.train.export" in c for c in commands)  # nothing after a failed stage
+    # from scratch on the noise schedule the shipped model samples on (compose continues on it)
+    t2v = next(c for c in commands if "t2v" in c)
+    shipped = json.loads((Path(__file__).parents[1] / "assets/embedded/model.json").read_text())["noise_schedule"]
+    assert t2v[t2v.index("--noise-schedule") + 1] == shipped
 
     # a rerun skips the finished stages and counts their time; a stage stopped part-way gets the
     # rest of its share, compose what is left of the budget

@@ -42,11 +42,19 @@ def stages(runs: Path, world: Path, out: Path) -> list[Stage]:
         Stage("world", "vc_core.train.data", ("--out", str(world)), None),
         Stage("autoencoder", "vc_core.train.autoencoder", (*common, "--steps", "2800", "--out", str(runs / "autoencoder")), 15),
         Stage("towers", "vc_core.train.towers", (*common, "--steps", "2600", "--out", str(runs / "towers")), 7),
-        Stage("t2v", "vc_core.train.denoiser", ("--stage", "t2v", *common, *unbounded, "--runs", str(runs)), 8),
-        # conditions pooled to 64² before the STC convs: 0.89 instead of 1.23 s/step, and a better
-        # 2-hour model on motion, inpainting, sketch and depth (docs/EMBEDDED_MODEL.md)
+        # zero terminal SNR from the first step, as the shipped model ended on: without it the
+        # model reads layout and background from the noise's residue instead of the text; compose
+        # continues on its start's schedule (docs/EMBEDDED_MODEL.md)
         Stage(
-            "compose", "vc_core.train.denoiser", ("--stage", "compose", *common, *unbounded, "--runs", str(runs), "--stc-input-size", "64"),
+            "t2v", "vc_core.train.denoiser",
+            ("--stage", "t2v", *common, *unbounded, "--runs", str(runs), "--noise-schedule", "linear_sd_zero_snr"), 8,
+        ),
+        # conditions pooled to 64² before the STC convs: 0.89 instead of 1.23 s/step, and a better
+        # 2-hour model on motion, inpainting, sketch and depth; 30 % text-only samples, as the
+        # shipped model's zero-SNR stages had
+        Stage(
+            "compose", "vc_core.train.denoiser",
+            ("--stage", "compose", *common, *unbounded, "--runs", str(runs), "--stc-input-size", "64", "--text-focus", "0.3"),
             float("inf"),
         ),
         Stage("export", "vc_core.train.export", ("--runs", str(runs), "--out", str(out)), None),
