@@ -310,13 +310,13 @@ def test_a_stage_stopped_by_sigterm_saves_its_checkpoint(tmp_path):
     script = f"""
 import time, torch
 from pathlib import Path
-from vc_core.train.common import run_stage
+from vc_core.train.common import run_stage, warmup
 m = torch.nn.Linear(2, 2)
 opt = torch.optim.SGD(m.parameters(), lr=0.1)
 def step(i):
     time.sleep(0.02)
     return {{"loss": 1.0}}
-run_stage("t", Path({str(tmp_path)!r}), {{"m": m}}, opt, step, 10**9, 5, 0, every=1000)
+run_stage("t", Path({str(tmp_path)!r}), {{"m": m}}, opt, step, 10**9, 5, 0, warmup(1), every=1000)
 """
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     deadline = time.time() + 60
@@ -331,3 +331,29 @@ run_stage("t", Path({str(tmp_path)!r}), {{"m": m}}, opt, step, 10**9, 5, 0, ever
     # and its loss log counts those steps and their time, though no periodic record was due
     last = json.loads((tmp_path / "loss.jsonl").read_text().splitlines()[-1])
     assert last["step"] == step and last["elapsed_s"] > 0.4 and last["loss"] == 1.0
+
+
+def test_a_stage_whose_steps_do_not_fit_its_minutes_still_decays_its_rate_by_the_end(tmp_path):
+    """On a machine slower than the one a stage's step count was sized for, the cosine schedule
+    follows the minutes: the rate reaches ~0 when time is up, and a resumed sitting continues
+    from the time already spent instead of restarting the decay."""
+    from vc_core.train.common import run_stage, warmup_cosine
+
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rates: list[float] = []
+
+    def step(i: int) -> dict[str, float]:
+        rates.append(opt.param_groups[0]["lr"])
+        time.sleep(0.02)
+        return {"loss": 1.0}
+
+    first = run_stage("t", tmp_path, {"m": model}, opt, step, 10**6, 0.05, 0, warmup_cosine(1), every=10**6)
+    assert 0 < first < 10**6  # stopped by time, far from its step count
+    assert rates[0] == pytest.approx(0.1, rel=0.02) and rates[-1] < 0.01
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    rates.clear()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)  # a new process: the rate given on the command line
+    second = run_stage("t", tmp_path, {"m": model}, opt, step, 10**6, 0.05, 0, warmup_cosine(1), every=10**6)
+    assert second > first
+    assert 0.03 < rates[0] < 0.07 and rates[-1] < 0.01  # half the time spent: half-way down the cosine

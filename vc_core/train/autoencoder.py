@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from vc_core.config import ModelSpec
 from vc_core.models.vae import AutoencoderKL
-from vc_core.train.common import World, run_stage, video_tensor
+from vc_core.train.common import World, run_stage, video_tensor, warmup_cosine
 from vc_core.weights import read_checkpoint
 
 KL_WEIGHT = 1e-6
@@ -57,8 +57,6 @@ def main() -> None:
     n, f = world.frames.shape[:2]
 
     def step(i: int) -> dict[str, float]:
-        for group in opt.param_groups:  # short warm-up, then cosine decay
-            group["lr"] = float(args.lr * min(1.0, (i + 1) / 200) * 0.5 * (1 + np.cos(np.pi * min(i / args.steps, 1.0))))
         rng = np.random.default_rng(args.seed * 7919 + i)
         clips, frames = rng.integers(n, size=args.batch), rng.integers(f, size=args.batch)
         # random 64² crops: the autoencoder is fully convolutional and 4× cheaper per sample
@@ -77,7 +75,7 @@ def main() -> None:
         opt.step()
         return {"rec": rec.item(), "kl": kl.item()}
 
-    run_stage("autoencoder", args.out, {"vae": vae}, opt, step, args.steps, args.minutes, args.seed)
+    run_stage("autoencoder", args.out, {"vae": vae}, opt, step, args.steps, args.minutes, args.seed, warmup_cosine(200))
 
     vae.eval()
     with torch.no_grad():

@@ -102,6 +102,21 @@ def _one_thread(_: int) -> None:
     torch.set_num_threads(1)  # many workers beside the training process: no thread oversubscription
 
 
+# A learning-rate multiplier from (step, progress): progress in [0, 1] is how much of the stage is
+# done, by steps or by time, whichever is further.
+RateSchedule = Callable[[int, float], float]
+
+
+def warmup(steps: int) -> RateSchedule:
+    """Linear warm-up over ``steps``, then the full rate."""
+    return lambda i, progress: min(1.0, (i + 1) / steps)
+
+
+def warmup_cosine(steps: int) -> RateSchedule:
+    """Linear warm-up over ``steps``, then cosine decay to zero at the end of the stage."""
+    return lambda i, progress: min(1.0, (i + 1) / steps) * 0.5 * (1 + np.cos(np.pi * min(progress, 1.0)))
+
+
 def run_stage(
     name: str,
     folder: Path,
@@ -111,27 +126,37 @@ def run_stage(
     max_steps: int,
     minutes: float,
     seed: int,
+    rate: RateSchedule,
     every: int = 50,
 ) -> int:
     """Run ``step_fn`` until ``max_steps`` or ``minutes`` pass, checkpointing and logging.
 
-    Resumes from ``folder/ckpt.pt`` when present; the RNG is reseeded with (seed, step) so a
-    resumed run continues deterministically. SIGTERM ends the run after the current step, with a
-    checkpoint, so stopping a run loses no work.
+    Before each step every optimizer group's rate is set to its rate at the call × ``rate``. The
+    stage's progress is the further of steps and minutes: a schedule sized in steps for one
+    machine still ends (decays) within the minutes on a slower one.
+    Resumes from ``folder/ckpt.pt`` when present, ``minutes`` then being what this sitting adds to
+    the seconds already spent; the RNG is reseeded with (seed, step) so a resumed run continues
+    deterministically. SIGTERM ends the run after the current step, with a checkpoint, so
+    stopping a run loses no work.
     """
     folder.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = folder / "ckpt.pt", folder / "loss.jsonl"
-    step = 0
+    base_rates = [group["lr"] for group in optimizer.param_groups]  # before a checkpoint's decayed ones
+    step, spent = 0, 0.0
     if ckpt_path.exists():
         state = read_checkpoint(ckpt_path, f"{name} checkpoint")
         for key, module in modules.items():
             module.load_state_dict(state[key])
         optimizer.load_state_dict(state["optimizer"])
-        step = int(state["step"])
+        step, spent = int(state["step"]), float(state.get("seconds", 0.0))  # stages saved before the field: by steps
         print(f"[{name}] resumed at step {step}", flush=True)
+    budget = spent + minutes * 60
+
+    def seconds() -> float:
+        return spent + time.time() - start
 
     def save() -> None:
-        state = {k: m.state_dict() for k, m in modules.items()} | {"optimizer": optimizer.state_dict(), "step": step}
+        state = {k: m.state_dict() for k, m in modules.items()} | {"optimizer": optimizer.state_dict(), "step": step, "seconds": seconds()}
         torch.save(state, folder / "ckpt.tmp")
         (folder / "ckpt.tmp").replace(ckpt_path)
 
@@ -146,6 +171,9 @@ def run_stage(
             print(f"[{name}] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items()), flush=True)
 
         while step < max_steps and time.time() - start < minutes * 60 and not stop:
+            progress = max(step / max_steps, seconds() / budget)
+            for group, base in zip(optimizer.param_groups, base_rates):
+                group["lr"] = float(base * rate(step, progress))
             torch.manual_seed(seed * 1_000_003 + step)
             losses = step_fn(step)
             step, window = step + 1, window + 1

@@ -26,7 +26,7 @@ from vc_core.models.transformer import SpatialTransformer, TemporalTransformer
 from vc_core.models.unet import UNet3D
 from vc_core.models.vae import AutoencoderKL
 from vc_core.sampling import NOISE_SCHEDULES, NoiseSchedule
-from vc_core.train.common import SCHEDULE_FILE, UNET_CONFIG_FILE, BatchStream, World, run_stage, stage_noise_schedule, video_tensor
+from vc_core.train.common import SCHEDULE_FILE, UNET_CONFIG_FILE, BatchStream, World, run_stage, stage_noise_schedule, video_tensor, warmup
 from vc_core.train.towers import style_batch
 from vc_core.weights import read_checkpoint
 
@@ -274,7 +274,6 @@ def main() -> None:
     opt = torch.optim.AdamW(
         [{"params": unet.parameters(), "lr": args.lr}, {"params": text_params, "lr": args.text_lr}], weight_decay=0.01
     )
-    base_lrs = [args.lr, args.text_lr]
     schedule = NoiseSchedule.named(spec.noise_schedule)
     n = len(world)
 
@@ -299,8 +298,6 @@ def main() -> None:
     batches = BatchStream(make_batch, args.workers)
 
     def step(i: int) -> dict[str, float]:
-        for group, lr in zip(opt.param_groups, base_lrs):
-            group["lr"] = lr * min(1.0, (i + 1) / 200)
         batch = batches(i)
         x0, t, weights = (batch[k].to(device, non_blocking=True) for k in ("x0", "t", "weights"))
         kwargs: dict = {}
@@ -325,7 +322,7 @@ def main() -> None:
             torch._foreach_lerp_(list(ema.parameters()), list(unet.parameters()), 1 - decay)
         return {"loss": loss.item(), "mse": error.mean().item()}
 
-    run_stage(out.name, out, {"unet": unet, "ema": ema, "clip": clip}, opt, step, args.steps, args.minutes, args.seed)
+    run_stage(out.name, out, {"unet": unet, "ema": ema, "clip": clip}, opt, step, args.steps, args.minutes, args.seed, warmup(200))
 
 
 if __name__ == "__main__":

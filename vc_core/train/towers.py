@@ -17,7 +17,7 @@ from PIL import Image
 
 from vc_core.config import ModelSpec
 from vc_core.models.clip import CLIPEncoder, preprocess_style_image
-from vc_core.train.common import World, run_stage
+from vc_core.train.common import World, run_stage, warmup_cosine
 from vc_core.world import SHAPES
 
 _SHAPE_WORD = re.compile(r"\b(" + "|".join(SHAPES) + r")\b")
@@ -62,8 +62,6 @@ def main() -> None:
     n, f = world.frames.shape[:2]
 
     def step(i: int) -> dict[str, float]:
-        for group in opt.param_groups:
-            group["lr"] = float(args.lr * min(1.0, (i + 1) / 100) * 0.5 * (1 + np.cos(np.pi * min(i / args.steps, 1.0))))
         rng = np.random.default_rng(args.seed * 7919 + i)
         clips = rng.choice(n, size=args.batch, replace=False)
         images = style_batch(world, clips, rng.integers(f, size=args.batch))
@@ -85,7 +83,7 @@ def main() -> None:
         shape_acc = ((img * own).sum(-1) > (img * twin).sum(-1))[named].float().mean().item()
         return {"loss": loss.item(), "acc": (logits.argmax(1) == target).float().mean().item(), "shape_acc": shape_acc}
 
-    run_stage("towers", args.out, {"clip": clip}, opt, step, args.steps, args.minutes, args.seed, every=25)
+    run_stage("towers", args.out, {"clip": clip}, opt, step, args.steps, args.minutes, args.seed, warmup_cosine(100), every=25)
 
 
 if __name__ == "__main__":
