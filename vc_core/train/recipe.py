@@ -34,10 +34,10 @@ class Stage:
 def stages(runs: Path, world: Path, out: Path) -> list[Stage]:
     common = ("--world", str(world))
     unbounded = ("--steps", "1000000")  # the minutes end these stages, not a step count
-    # The autoencoder's and the towers' learning rates decay to zero over --steps, so their step
-    # counts are sized to fill their minutes on a 2-core CPU (0.31 and 0.15 s/step). The towers'
-    # shape twins made a step ~35 % dearer (0.19 → 0.26 s measured on a slower machine), so their
-    # rate now ends above zero at 7 minutes, as in the runs that measured the twins (model card).
+    # The autoencoder's and the towers' learning rates decay to zero over --steps or the minutes,
+    # whichever ends first; the step counts fill the minutes on the fastest 2-core VM measured
+    # (0.31 and 0.15 s/step; the towers' shape twins made a step ~35 % dearer since), so a slower
+    # machine decays within the minutes instead (model card).
     return [
         Stage("world", "vc_core.train.data", ("--out", str(world)), None),
         Stage("autoencoder", "vc_core.train.autoencoder", (*common, "--steps", "2800", "--out", str(runs / "autoencoder")), 15),
