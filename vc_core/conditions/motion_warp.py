@@ -81,9 +81,10 @@ def _widened_field(motion: torch.Tensor, size: int) -> torch.Tensor:
     around = F.unfold(vectors.reshape(f * 2, 1, h, w), 3, padding=1).view(f, 2, 9, h, w)
     length = around.norm(dim=1)
     along = (around * way[:, :, None]).sum(1) / (length * way.norm(dim=1, keepdim=True)).clamp_min(1e-6)
-    longest = torch.where(along > _SAME_WAY, length, torch.zeros_like(length)).argmax(1, keepdim=True)  # (F, 1, h, w)
+    same = along > _SAME_WAY
+    longest = torch.where(same, length, torch.zeros_like(length)).argmax(1, keepdim=True)  # (F, 1, h, w)
     chosen = around.gather(2, longest[:, None].expand(-1, 2, -1, -1, -1))[:, :, 0]
-    blocks = torch.where((along > _SAME_WAY).any(1, keepdim=True), chosen, way)
+    blocks = torch.where(same.any(1, keepdim=True), chosen, way)
     return F.interpolate(blocks, size=(size, size), mode="nearest")
 
 

@@ -148,7 +148,9 @@ def run_stage(
         for key, module in modules.items():
             module.load_state_dict(state[key])
         optimizer.load_state_dict(state["optimizer"])
-        step, spent = int(state["step"]), float(state.get("seconds", 0.0))  # stages saved before the field: by steps
+        # a checkpoint saved before the field: its earlier sittings' time is unknown, so this
+        # sitting's minutes alone (or the steps, if further) measure the progress
+        step, spent = int(state["step"]), float(state.get("seconds", 0.0))
         print(f"[{name}] resumed at step {step}", flush=True)
     budget = spent + minutes * 60
 
