@@ -258,7 +258,7 @@ def test_recipe_runner_gives_compose_the_rest_of_the_budget_and_resumes(tmp_path
     with pytest.raises(SystemExit, match="compose failed"):
         recipe.main()
     limits = {c[4] if c[2] == "vc_core.train.denoiser" else c[2]: c[c.index("--minutes") + 1] for c in commands if "--minutes" in c}
-    assert limits == {"vc_core.train.autoencoder": "15.00", "vc_core.train.towers": "7.00", "t2v": "8.00", "compose": "58.00"}
+    assert limits == {"vc_core.train.autoencoder": "30.00", "vc_core.train.towers": "7.00", "t2v": "8.00", "compose": "58.00"}
     assert not any("vc_core.train.export" in c for c in commands)  # nothing after a failed stage
     # from scratch on the noise schedule the shipped model samples on (compose continues on it)
     t2v = next(c for c in commands if "t2v" in c)

@@ -35,12 +35,15 @@ def stages(runs: Path, world: Path, out: Path) -> list[Stage]:
     common = ("--world", str(world))
     unbounded = ("--steps", "1000000")  # the minutes end these stages, not a step count
     # The autoencoder's and the towers' learning rates decay to zero over --steps or the minutes,
-    # whichever ends first; the step counts fill the minutes on the fastest 2-core VM measured
-    # (0.31 and 0.15 s/step; the towers' shape twins made a step ~35 % dearer since), so a slower
-    # machine decays within the minutes instead (model card).
+    # whichever ends first; the towers' step count fills their minutes on the fastest 2-core VM
+    # measured (0.15 s/step; the shape twins made a step ~35 % dearer since), so a slower machine
+    # decays within the minutes instead (model card). The autoencoder stops at 2 800 steps (about
+    # 15 minutes there) but may take up to 30 on a slower machine: every later stage sees the
+    # world through it, and 15 minutes without AVX-512 (787 steps, 21 dB) left a decoder that
+    # loses the prompted colour of 2 objects in 3 (1 500 steps in 30 minutes: 23.4 dB, 1 in 8).
     return [
         Stage("world", "vc_core.train.data", ("--out", str(world)), None),
-        Stage("autoencoder", "vc_core.train.autoencoder", (*common, "--steps", "2800", "--out", str(runs / "autoencoder")), 15),
+        Stage("autoencoder", "vc_core.train.autoencoder", (*common, "--steps", "2800", "--out", str(runs / "autoencoder")), 30),
         Stage("towers", "vc_core.train.towers", (*common, "--steps", "2600", "--out", str(runs / "towers")), 7),
         # zero terminal SNR from the first step, as the shipped model ended on: without it the
         # model reads layout and background from the noise's residue instead of the text; compose
