@@ -100,7 +100,7 @@ class Evaluator:
         """(flow EPE, path error) of each generated video, the scene's own clip and that clip
         through the model's autoencoder."""
         videos = (*generated, clip, self.pipe.autoencode(torch.from_numpy(clip)).numpy())
-        return [(motion_adherence(v, requested).epe, path_error(v, obj.colour, obj.positions)) for v in videos]
+        return [(motion_adherence(v, requested, obj.colour).epe, path_error(v, obj.colour, obj.positions)) for v in videos]
 
     def text(self) -> dict:
         """Colour and shape of the prompted object, in the generated video and — the ceiling of
