@@ -2,8 +2,7 @@
 import numpy as np
 
 from vc_core.conditions.motion_vectors import extract_motion_maps
-from vc_core.conditions.strokes import Stroke, stroke_to_motion
-from vc_core.evaluate.__main__ import eval_scene
+from vc_core.evaluate.__main__ import eval_scene, stroke_along_path
 from vc_core.evaluate.motion import motion_adherence, path_error
 from vc_core.world import render
 
@@ -11,8 +10,7 @@ from vc_core.world import render
 def test_the_scene_itself_follows_its_path_and_its_frozen_first_frame_does_not():
     scene = eval_scene(1000, 128, 16, moving=True)  # a tuning scene, not one the evaluation reports
     obj, clip = scene.objects[0], render(scene)
-    stroke = Stroke([tuple(p) for p in obj.positions], times=list(range(16)), radius=float(obj.sizes[0]))
-    requested = stroke_to_motion(stroke, (128, 128), 16).maps
+    requested = stroke_along_path(obj, 128, 16)
     frozen = np.repeat(clip.frames[:1], 16, axis=0)
     travelled = np.linalg.norm(obj.positions[1:] - obj.positions[0], axis=1).mean()
     assert path_error(clip.frames, obj.colour, obj.positions) < 0.5
@@ -26,18 +24,13 @@ def test_the_scene_itself_follows_its_path_and_its_frozen_first_frame_does_not()
     assert path_error(np.zeros_like(clip.frames), obj.colour, obj.positions) == 64
 
 
-def _stroke_request(obj) -> np.ndarray:
-    stroke = Stroke([tuple(p) for p in obj.positions], times=list(range(16)), radius=float(obj.sizes[0]))
-    return stroke_to_motion(stroke, (128, 128), 16).maps
-
-
 def test_an_object_as_bright_as_its_background_is_seen_moving():
     # held-out scene 1: a blue diamond over olive ground under a brown sky; on grey alone the flow
     # read it as standing still (its own clip scored 4.1 px/frame against its own path)
     scene = eval_scene(1, 128, 16, moving=True)
     obj, clip = scene.objects[0], render(scene)
     assert obj.colour == "blue"
-    requested = _stroke_request(obj)
+    requested = stroke_along_path(obj, 128, 16)
     frozen = np.repeat(clip.frames[:1], 16, axis=0)
     measured = motion_adherence(clip.frames, requested, obj.colour)
     assert measured.epe < 1.0
@@ -59,7 +52,7 @@ def test_a_perfect_video_scores_near_zero_on_its_object_though_the_codec_blocks_
 def test_a_missing_object_counts_as_not_following_the_request():
     scene = eval_scene(1000, 128, 16, moving=True)
     obj, clip = scene.objects[0], render(scene)
-    requested = _stroke_request(obj)
+    requested = stroke_along_path(obj, 128, 16)
     blank = np.full_like(clip.frames, 128)  # nothing there, nothing moves
     measured = motion_adherence(blank, requested, obj.colour)
     assert measured.points == int((np.abs(requested[1:]).sum(1) > 0).sum())  # every requested entry, none left out

@@ -26,7 +26,7 @@ from vc_core.models.clip import preprocess_style_image
 from vc_core.pipeline import GenerationRequest, Pipeline, load_pipeline
 from vc_core.train.data import EVAL_SEED_BASE
 from vc_core.world import COLOURS, caption, render, sample_scene
-from vc_core.world.scene import Scene
+from vc_core.world.scene import Scene, SceneObject
 
 Frames = np.ndarray
 
@@ -41,6 +41,13 @@ def eval_scene(index: int, size: int, frames: int, moving: bool = False) -> Scen
         if not moving or (scene.camera is None and obj.motion in ("straight", "curved", "accelerating") and travel > 15):
             return scene
         seed += 1_000_003
+
+
+def stroke_along_path(obj: SceneObject, size: int, frames: int) -> np.ndarray:
+    """The motion map (F, 2, size, size) of a stroke drawn along the object's path, one point a
+    frame, as wide as the object — what a user tracing the object would draw."""
+    stroke = Stroke([tuple(p) for p in obj.positions], times=list(range(frames)), radius=float(obj.sizes[0]))
+    return stroke_to_motion(stroke, (size, size), frames).maps
 
 
 def frames01(video: Frames) -> torch.Tensor:
@@ -73,8 +80,7 @@ class Evaluator:
         for i in range(self.scenes):
             scene = eval_scene(i, self.size, self.frames, moving=True)
             obj, clip = scene.objects[0], render(scene)
-            stroke = Stroke([tuple(p) for p in obj.positions], times=list(range(self.frames)), radius=float(obj.sizes[0]))
-            requested = stroke_to_motion(stroke, (self.size, self.size), self.frames).maps
+            requested = stroke_along_path(obj, self.size, self.frames)
             image = to_model_layout(frames01(clip.frames[:1]).expand(self.frames, -1, -1, -1))
             prompt = caption(scene)
             with_motion = self.generate(prompt, i, local_image=image, motion=to_model_layout(torch.from_numpy(requested)))
