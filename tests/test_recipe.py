@@ -110,13 +110,11 @@ def test_training_time_adds_up_over_resumed_runs():
 def test_loss_weights_put_the_extra_weight_on_the_objects_at_latent_resolution():
     import numpy as np
 
-    from vc_core.train.common import World
     from vc_core.train.denoiser import object_weights
 
     masks = np.full((1, 2, 128, 128), -1, np.int8)
     masks[0, 1, 40:56, 64:80] = 0  # one object in frame 1 only
-    world = World(frames=None, nearness=None, masks=masks, motion=None, captions=[""])
-    w = object_weights(world, np.array([0]), 16, 8.0)
+    w = object_weights(masks, 16, 8.0)
     assert w.shape == (1, 1, 2, 16, 16)
     assert torch.all(w[0, 0, 0] == 1)  # no object: plain weight
     assert torch.all(w[0, 0, 1, 5:7, 8:10] == 9) and (w[0, 0, 1] == 9).sum() == 4
@@ -218,14 +216,15 @@ def test_the_shipped_model_unpacks_fine_tunes_and_exports_with_its_lineage(tmp_p
         assert shipped.keys() == back.keys() and all(torch.equal(shipped[k], back[k]) for k in shipped), name
     meta, shipped_meta = (json.loads((d / "model.json").read_text()) for d in (out, EMBEDDED_DIR))
     assert meta == shipped_meta and meta["noise_schedule"] == "linear_sd_zero_snr"
-    # one fine-tuning step with text focus and attention grown to the full latent size, on the
+    # one fine-tuning step with text focus, single frames and attention grown to the full latent size, on the
     # shipped model's zero terminal SNR schedule (taken from the stage it starts from), exported:
     # the lineage comes first, then the new stage; the model loads with the grown config and
     # samples on the schedule it trained on
     run("vc_core.train.data", "--out", str(world), "--clips", "2", "--workers", "1")
     tune = ["--world", str(world), "--runs", str(runs), "--init", str(runs / "shipped" / "ckpt.pt"), "--out", str(runs / "denoiser_compose")]
     grow = ["--attn-scales", "1", "0.5", "0.25"]
-    run("vc_core.train.denoiser", "--stage", "compose", *tune, *grow, "--batch", "2", "--steps", "1", "--text-focus", "0.5", "--minutes", "5")
+    run("vc_core.train.denoiser", "--stage", "compose", *tune, *grow, "--batch", "2", "--steps", "1", "--text-focus", "0.5", "--minutes", "5",
+        "--image-batch", "3")  # with single frames beside the clips
     assert stage_noise_schedule(runs / "denoiser_compose") == "linear_sd_zero_snr"
     linear = ["--noise-schedule", "linear_sd"]
     run("vc_core.train.denoiser", "--stage", "compose", *tune, *grow, *linear, "--steps", "2", fails_with="linear_sd_zero_snr noise schedule")

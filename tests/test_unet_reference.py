@@ -132,6 +132,27 @@ def test_stc_input_size_pools_each_condition_frame_before_the_branch():
         replace(TINY_UNET, stc_input_size=16)
 
 
+def test_a_single_frame_is_an_image_that_only_the_spatial_layers_see():
+    """Joint image-video training feeds single frames: the temporal layers must pass them
+    through (as the official image mode does), while they still shape a video."""
+    from vc_core.models.transformer import TemporalTransformer
+    from tests.tiny import TINY_UNET
+
+    torch.manual_seed(0)
+    net = UNet3D(TINY_UNET).eval()
+    temporal = [p for n, m in net.named_modules() if isinstance(m, TemporalTransformer) or n.endswith("temopral_conv") for p in m.parameters()]
+    assert temporal
+    image, video = torch.randn(2, 4, 1, 8, 8), torch.randn(1, 4, 3, 8, 8)
+    t, y = torch.tensor([500, 900]), torch.randn(2, 77, TINY_UNET.context_dim)
+    with torch.no_grad():
+        before = net(image, t, y=y), net(video, t[:1], y=y[:1])
+        for p in temporal:
+            p.add_(torch.randn_like(p))
+        after = net(image, t, y=y), net(video, t[:1], y=y[:1])
+    assert torch.equal(before[0], after[0])
+    assert not torch.allclose(before[1], after[1], atol=1e-3)
+
+
 def test_wrong_latent_size_is_explained(small):
     net, g = small
     x = torch.zeros(1, 4, g["in_x"].shape[2], 16, 16)

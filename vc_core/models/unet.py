@@ -1,8 +1,10 @@
 """The VideoComposer 3D UNet (official ``UNetSD_temporal``), one configurable class.
 
 Frames are folded into the batch ((B·F), C, h, w) for 2-D layers, with the frame index fastest
-within each batch element; temporal layers unfold them. Parameter names equal the official
-checkpoint's (including its ``temopral_conv`` spelling).
+within each batch element; temporal layers unfold them. A single frame is an image: the temporal
+layers pass it through, as the official joint image-video training does, so images can train the
+spatial layers. Parameter names equal the official checkpoint's (including its ``temopral_conv``
+spelling).
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ class ResBlock(nn.Module):
     def forward(self, x: torch.Tensor, s: StepInputs) -> torch.Tensor:
         h = self.in_layers(x) + self.emb_layers(s.emb)[..., None, None].to(x.dtype)
         h = self.skip_connection(x) + self.out_layers(h)
-        return self.temopral_conv(h, s.frames)
+        return h if s.frames == 1 else self.temopral_conv(h, s.frames)
 
 
 class Downsample(nn.Module):
@@ -105,7 +107,7 @@ class Block(nn.ModuleList):
             if isinstance(layer, SpatialTransformer):
                 x = layer(x, s.context)
             elif isinstance(layer, TemporalTransformer):
-                x = layer(x, s.frames)
+                x = x if s.frames == 1 else layer(x, s.frames)
             elif isinstance(layer, (ResBlock, Upsample, Downsample)):
                 x = layer(x, s)
             else:

@@ -4,7 +4,9 @@ Conditions are built from the world clips with the app's own extraction code (co
 vectors at data time; Canny sketches, preset and object masks, first frame and style embedding
 here) and dropped with the official scheme: each condition independently with ``misc_dropout``,
 plus an all-dropped fraction ``p_all_zero`` and an all-kept fraction ``p_all_keep``.
-The text tower is fine-tuned at a lower rate so it learns motion words.
+The text tower is fine-tuned at a lower rate so it learns motion words. ``--image-batch`` adds
+single frames with their captions to every step (joint image-video training, as official): a frame
+costs a sixteenth of a clip, so the text sees many more objects per minute.
 """
 from __future__ import annotations
 
@@ -143,13 +145,14 @@ def sample_timesteps(rng: np.random.Generator, batch: int, total: int, high_frac
     return t
 
 
-def object_weights(world: World, clips: np.ndarray, latent_size: int, weight: float) -> torch.Tensor:
-    """(B, 1, F, h, w) loss weights: 1 on the background, 1 + ``weight`` where an object is.
+def object_weights(masks: np.ndarray, latent_size: int, weight: float) -> torch.Tensor:
+    """(B, 1, F, h, w) loss weights from object masks (B, F, H, W): 1 on the background,
+    1 + ``weight`` where an object is.
 
     Objects cover a few percent of a clip, so with a plain mean the background dominates the
     loss and the model learned it while leaving the objects, and with them all motion, unlearned.
     """
-    objects = torch.from_numpy(np.stack([np.asarray(world.masks[c]) >= 0 for c in clips])).float()
+    objects = torch.from_numpy(masks >= 0).float()
     return 1 + weight * F.adaptive_max_pool2d(objects, latent_size)[:, None]
 
 
@@ -217,6 +220,10 @@ def main() -> None:
     p.add_argument("--object-weight", type=float, default=8.0, help="extra loss weight on object pixels")
     p.add_argument("--motion-focus", type=float, default=0.4, help="fraction of samples where motion is the only per-frame cue")
     p.add_argument("--text-focus", type=float, default=0.0, help="fraction of samples that keep the text alone")
+    p.add_argument(
+        "--image-batch", type=int, default=0,
+        help="single frames (text only) trained beside each step's clips; temporal layers skip them",
+    )
     p.add_argument(
         "--stc-input-size", type=int, help="pool conditions to N×N before the STC-encoder's first conv (default: as shipped, full size)"
     )
@@ -292,27 +299,52 @@ def main() -> None:
             batch["style"] = style_batch(world, clips, rng.integers(world.frames.shape[1], size=args.batch))
         batch["captions"] = [c if k else "" for c, k in zip((world.captions[c] for c in clips), text_keep)]
         batch["t"] = torch.from_numpy(sample_timesteps(rng, args.batch, schedule.num_timesteps, args.high_t_fraction))
-        batch["weights"] = object_weights(world, clips, batch["x0"].shape[-1], args.object_weight)
+        masks = np.stack([np.asarray(world.masks[c]) for c in clips])
+        batch["weights"] = object_weights(masks, batch["x0"].shape[-1], args.object_weight)
+        if args.image_batch:
+            batch["images"] = image_batch(rng)
         return batch
+
+    def image_batch(rng: np.random.Generator) -> dict:
+        """Single frames of random clips with their captions (some dropped for guidance)."""
+        clips = rng.choice(n, size=args.image_batch)
+        frames = rng.integers(latents.shape[2], size=args.image_batch)
+        keep = rng.random(args.image_batch) >= TEXT_DROPOUT_T2V
+        masks = np.stack([np.asarray(world.masks[c][f : f + 1]) for c, f in zip(clips, frames)])
+        x0 = torch.from_numpy(np.stack([latents[c][:, f : f + 1] for c, f in zip(clips, frames)]))
+        return {
+            "x0": x0,
+            "captions": [world.captions[c] if k else "" for c, k in zip(clips, keep)],
+            "t": torch.from_numpy(sample_timesteps(rng, args.image_batch, schedule.num_timesteps, args.high_t_fraction)),
+            "weights": object_weights(masks, x0.shape[-1], args.object_weight),
+        }
 
     batches = BatchStream(make_batch, args.workers)
 
+    def denoising_loss(batch: dict, **kwargs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Object-weighted loss and plain mean squared error of one batch of clips or frames."""
+        x0, t, weights = (batch[k].to(device, non_blocking=True) for k in ("x0", "t", "weights"))
+        noise = torch.randn_like(x0)
+        output = unet(schedule.add_noise(x0, noise, t), t, y=clip.encode_text(batch["captions"]), **kwargs)
+        error = (output - schedule.target(spec.prediction, x0, noise, t)).square()
+        return (error * weights).mean() / weights.mean(), error.mean()
+
     def step(i: int) -> dict[str, float]:
         batch = batches(i)
-        x0, t, weights = (batch[k].to(device, non_blocking=True) for k in ("x0", "t", "weights"))
         kwargs: dict = {}
         if "raw" in batch:
             keep = {k: v.numpy() for k, v in batch["keep"].items()}
             conds = build_conditions({k: v.to(device, non_blocking=True) for k, v in batch["raw"].items()})
-            kwargs["features"] = kept_features(unet, conds, keep, x0.shape)
+            kwargs["features"] = kept_features(unet, conds, keep, batch["x0"].shape)
             with torch.no_grad():
                 image = clip.encode_image(batch["style"])
             kwargs["image"] = image * batch["keep"]["image"].to(device).float().view(-1, 1, 1)
-        y = clip.encode_text(batch["captions"])
-        noise = torch.randn_like(x0)
-        output = unet(schedule.add_noise(x0, noise, t), t, y=y, **kwargs)
-        error = (output - schedule.target(spec.prediction, x0, noise, t)).square()
-        loss = (error * weights).mean() / weights.mean()
+        loss, mse = denoising_loss(batch, **kwargs)
+        logged = {"loss": loss.item(), "mse": mse.item()}
+        if "images" in batch:
+            image_loss, _ = denoising_loss(batch["images"])
+            logged["image_loss"] = image_loss.item()
+            loss = (loss + image_loss) / 2
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -320,7 +352,7 @@ def main() -> None:
         with torch.no_grad():
             decay = 0.999 if args.stage == "compose" else min(0.999, (1 + i) / (10 + i))
             torch._foreach_lerp_(list(ema.parameters()), list(unet.parameters()), 1 - decay)
-        return {"loss": loss.item(), "mse": error.mean().item()}
+        return logged
 
     run_stage(out.name, out, {"unet": unet, "ema": ema, "clip": clip}, opt, step, args.steps, args.minutes, args.seed, warmup(200))
 
