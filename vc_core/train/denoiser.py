@@ -38,7 +38,7 @@ TEXT_DROPOUT_T2V = 0.1
 # Share of the schedule where a text-only sample's shape is decided (2026-12-07: the shipped model
 # given a clip's layout down to t = 600 kept its shape, given it down to 800 did no better than alone).
 SHAPE_T = (0.5, 0.9)
-# Mean squared error on the object cells is ~0.2–0.5 there: a caption that explains its frame's
+# The squared error on the object cells is ~0.2–1 there: a caption that explains its frame's
 # objects 0.05 better than a twin is then e^2.5 ≈ 12× likelier, and the loss lets go.
 CONTRAST_TEMPERATURE = 0.02
 
@@ -173,7 +173,7 @@ def caption_contrast(own: torch.Tensor, twins: torch.Tensor, cells: torch.Tensor
     ``own`` (B, C, F, h, w): squared errors of the prediction with the true captions; ``twins``
     (K, B, C, F, h, w): with K twins each; ``cells`` (B, 1, F, h, w): the objects. Each caption is
     scored by its mean error on the objects. The denoising loss barely rewards reading the shape
-    word (the shipped model's object error changed by 0.1 % when it was swapped): the shape is a
+    word (the shipped model's object error changed by 0.1–0.2 % when it was swapped): the shape is a
     few cells of a blob whose place is itself uncertain. This loss asks for exactly that reading,
     and fades once the true caption explains the frame clearly better than its twins.
     """
@@ -352,15 +352,15 @@ def main() -> None:
         keep = rng.random(args.image_batch) >= TEXT_DROPOUT_T2V
         masks = np.stack([np.asarray(world.masks[c][f : f + 1]) for c, f in zip(clips, frames)])
         x0 = torch.from_numpy(np.stack([latents[c][:, f : f + 1] for c, f in zip(clips, frames)]))
-        cells = object_cells(masks, x0.shape[-1])
         captions = [world.captions[c] if k else "" for c, k in zip(clips, keep)]
-        frames_batch = {"x0": x0, "captions": captions, "weights": 1 + args.object_weight * cells}
+        frames_batch = {"x0": x0, "captions": captions, "weights": object_weights(masks, x0.shape[-1], args.object_weight)}
         if not args.shape_contrast:
             frames_batch["t"] = torch.from_numpy(sample_timesteps(rng, args.image_batch, schedule.num_timesteps, args.high_t_fraction))
             return frames_batch
         low, high = (int(f * schedule.num_timesteps) for f in SHAPE_T)
         frames_batch["t"] = torch.from_numpy(rng.integers(low, high, size=args.image_batch))
         twins = [[swap_shapes(c, rng) for _ in range(args.shape_twins)] for c in captions]
+        cells = object_cells(masks, x0.shape[-1])
         named = [i for i, (tw, c) in enumerate(zip(twins, cells)) if tw[0] is not None and c.any()]
         frames_batch["contrast"] = {
             "rows": torch.tensor(named, dtype=torch.long),
