@@ -6,8 +6,7 @@ here) and dropped with the official scheme: each condition independently with ``
 plus an all-dropped fraction ``p_all_zero`` and an all-kept fraction ``p_all_keep``.
 The text tower is fine-tuned at a lower rate so it learns motion words. ``--image-batch`` adds
 single frames with their captions to every step (joint image-video training, as official): a frame
-costs a sixteenth of a clip, so the text sees many more objects per minute. ``--shape-contrast``
-also scores each frame's caption against shape-swapped twins of it (below, :func:`caption_contrast`).
+costs a sixteenth of a clip, so the text sees many more objects per minute.
 """
 from __future__ import annotations
 
@@ -30,17 +29,11 @@ from vc_core.models.unet import UNet3D
 from vc_core.models.vae import AutoencoderKL
 from vc_core.sampling import NOISE_SCHEDULES, NoiseSchedule
 from vc_core.train.common import SCHEDULE_FILE, UNET_CONFIG_FILE, BatchStream, World, run_stage, stage_noise_schedule, video_tensor, warmup
-from vc_core.train.towers import style_batch, swap_shapes
+from vc_core.train.towers import style_batch
 from vc_core.weights import read_checkpoint
 
 SPATIAL = ("depth", "local_image", "motion", "sketch", "single_sketch", "masked")
 TEXT_DROPOUT_T2V = 0.1
-# Share of the schedule where a text-only sample's shape is decided (2026-12-07: the shipped model
-# given a clip's layout down to t = 600 kept its shape, given it down to 800 did no better than alone).
-SHAPE_T = (0.5, 0.9)
-# The squared error on the object cells is ~0.2–1 there: a caption that explains its frame's
-# objects 0.05 better than a twin is then e^2.5 ≈ 12× likelier, and the loss lets go.
-CONTRAST_TEMPERATURE = 0.02
 
 
 def load_stage(folder: Path, key: str, module: torch.nn.Module) -> torch.nn.Module:
@@ -152,11 +145,6 @@ def sample_timesteps(rng: np.random.Generator, batch: int, total: int, high_frac
     return t
 
 
-def object_cells(masks: np.ndarray, latent_size: int) -> torch.Tensor:
-    """(B, 1, F, h, w): 1 on the latent cells an object of the masks (B, F, H, W) touches, else 0."""
-    return F.adaptive_max_pool2d(torch.from_numpy(masks >= 0).float(), latent_size)[:, None]
-
-
 def object_weights(masks: np.ndarray, latent_size: int, weight: float) -> torch.Tensor:
     """(B, 1, F, h, w) loss weights from object masks (B, F, H, W): 1 on the background,
     1 + ``weight`` where an object is.
@@ -164,28 +152,8 @@ def object_weights(masks: np.ndarray, latent_size: int, weight: float) -> torch.
     Objects cover a few percent of a clip, so with a plain mean the background dominates the
     loss and the model learned it while leaving the objects, and with them all motion, unlearned.
     """
-    return 1 + weight * object_cells(masks, latent_size)
-
-
-def caption_contrast(own: torch.Tensor, twins: torch.Tensor, cells: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy of the true caption among its shape-swapped twins, and how often it wins.
-
-    ``own`` (B, C, F, h, w): squared errors of the prediction with the true captions; ``twins``
-    (K, B, C, F, h, w): with K twins each; ``cells`` (B, 1, F, h, w): the objects. Each caption is
-    scored by its mean error on the objects. The denoising loss barely rewards reading the shape
-    word (the shipped model's object error changed by 0.1–0.2 % when it was swapped): the shape is a
-    few cells of a blob whose place is itself uncertain. This loss asks for exactly that reading,
-    and fades once the true caption explains the frame clearly better than its twins.
-    """
-    dims = tuple(range(-4, 0))
-    count = cells.sum(dims) * own.shape[1]
-
-    def score(error: torch.Tensor) -> torch.Tensor:
-        return (error * cells).sum(dims) / count
-
-    logits = -torch.stack([score(own), *map(score, twins)], dim=1) / CONTRAST_TEMPERATURE
-    target = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
-    return F.cross_entropy(logits, target), (logits.argmax(1) == 0).float().mean()
+    objects = torch.from_numpy(masks >= 0).float()
+    return 1 + weight * F.adaptive_max_pool2d(objects, latent_size)[:, None]
 
 
 def kept_features(unet: UNet3D, conds: dict[str, torch.Tensor], keep: dict[str, np.ndarray], latent_shape) -> torch.Tensor:
@@ -257,11 +225,6 @@ def main() -> None:
         help="single frames (text only) trained beside each step's clips; temporal layers skip them",
     )
     p.add_argument(
-        "--shape-contrast", type=float, default=0.0,
-        help="weight of the caption-contrast loss on the --image-batch frames (each frame's caption against shape-swapped twins)",
-    )
-    p.add_argument("--shape-twins", type=int, default=2, help="shape-swapped twins per frame for --shape-contrast")
-    p.add_argument(
         "--stc-input-size", type=int, help="pool conditions to N×N before the STC-encoder's first conv (default: as shipped, full size)"
     )
     p.add_argument(
@@ -276,8 +239,6 @@ def main() -> None:
     )
     p.add_argument("--out", type=Path, help="stage folder (default: <runs>/denoiser_<stage>)")
     args = p.parse_args()
-    if args.shape_contrast and not args.image_batch:
-        p.error("--shape-contrast scores the --image-batch frames: give --image-batch N too")
 
     spec = ModelSpec.embedded()
     spec.unet = replace(spec.unet, stc_input_size=args.stc_input_size, attn_scales=args.attn_scales or spec.unet.attn_scales)
@@ -345,52 +306,28 @@ def main() -> None:
         return batch
 
     def image_batch(rng: np.random.Generator) -> dict:
-        """Single frames of random clips with their captions (some dropped for guidance); with
-        ``--shape-contrast``, at the noise levels where the shape is decided and with twins."""
+        """Single frames of random clips with their captions (some dropped for guidance)."""
         clips = rng.choice(n, size=args.image_batch)
         frames = rng.integers(latents.shape[2], size=args.image_batch)
         keep = rng.random(args.image_batch) >= TEXT_DROPOUT_T2V
         masks = np.stack([np.asarray(world.masks[c][f : f + 1]) for c, f in zip(clips, frames)])
         x0 = torch.from_numpy(np.stack([latents[c][:, f : f + 1] for c, f in zip(clips, frames)]))
-        captions = [world.captions[c] if k else "" for c, k in zip(clips, keep)]
-        frames_batch = {"x0": x0, "captions": captions, "weights": object_weights(masks, x0.shape[-1], args.object_weight)}
-        if not args.shape_contrast:
-            frames_batch["t"] = torch.from_numpy(sample_timesteps(rng, args.image_batch, schedule.num_timesteps, args.high_t_fraction))
-            return frames_batch
-        low, high = (int(f * schedule.num_timesteps) for f in SHAPE_T)
-        frames_batch["t"] = torch.from_numpy(rng.integers(low, high, size=args.image_batch))
-        twins = [[swap_shapes(c, rng) for _ in range(args.shape_twins)] for c in captions]
-        cells = object_cells(masks, x0.shape[-1])
-        named = [i for i, (tw, c) in enumerate(zip(twins, cells)) if tw[0] is not None and c.any()]
-        frames_batch["contrast"] = {
-            "rows": torch.tensor(named, dtype=torch.long),
-            "twins": [twins[i][j] for j in range(args.shape_twins) for i in named],  # twin-major
-            "cells": cells[named],
+        return {
+            "x0": x0,
+            "captions": [world.captions[c] if k else "" for c, k in zip(clips, keep)],
+            "t": torch.from_numpy(sample_timesteps(rng, args.image_batch, schedule.num_timesteps, args.high_t_fraction)),
+            "weights": object_weights(masks, x0.shape[-1], args.object_weight),
         }
-        return frames_batch
 
     batches = BatchStream(make_batch, args.workers)
 
-    def denoising_loss(batch: dict, **kwargs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Object-weighted loss and plain mean squared error of one batch of clips or frames, and
-        the caption contrast where the batch has twins (frames only: no ``kwargs``)."""
+    def denoising_loss(batch: dict, **kwargs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Object-weighted loss and plain mean squared error of one batch of clips or frames."""
         x0, t, weights = (batch[k].to(device, non_blocking=True) for k in ("x0", "t", "weights"))
         noise = torch.randn_like(x0)
-        x_t, target = schedule.add_noise(x0, noise, t), schedule.target(spec.prediction, x0, noise, t)
-        error = (unet(x_t, t, y=clip.encode_text(batch["captions"]), **kwargs) - target).square()
-        out = {"loss": (error * weights).mean() / weights.mean(), "mse": error.mean()}
-        contrast = batch.get("contrast")
-        if contrast is not None and len(contrast["rows"]):
-            rows, k = contrast["rows"].to(device), args.shape_twins
-
-            def repeat(x: torch.Tensor) -> torch.Tensor:  # twin-major, as the captions
-                return x[rows].repeat(k, *[1] * (x.dim() - 1))
-
-            twin_error = (unet(repeat(x_t), repeat(t), y=clip.encode_text(contrast["twins"])) - repeat(target)).square()
-            out["contrast"], out["contrast_acc"] = caption_contrast(
-                error[rows], twin_error.unflatten(0, (k, len(rows))), contrast["cells"].to(device)
-            )
-        return out
+        output = unet(schedule.add_noise(x0, noise, t), t, y=clip.encode_text(batch["captions"]), **kwargs)
+        error = (output - schedule.target(spec.prediction, x0, noise, t)).square()
+        return (error * weights).mean() / weights.mean(), error.mean()
 
     def step(i: int) -> dict[str, float]:
         batch = batches(i)
@@ -402,16 +339,12 @@ def main() -> None:
             with torch.no_grad():
                 image = clip.encode_image(batch["style"])
             kwargs["image"] = image * batch["keep"]["image"].to(device).float().view(-1, 1, 1)
-        clips = denoising_loss(batch, **kwargs)
-        loss = clips["loss"]
-        logged = {"loss": loss.item(), "mse": clips["mse"].item()}
+        loss, mse = denoising_loss(batch, **kwargs)
+        logged = {"loss": loss.item(), "mse": mse.item()}
         if "images" in batch:
-            frames = denoising_loss(batch["images"])
-            logged["image_loss"] = frames["loss"].item()
-            loss = (loss + frames["loss"]) / 2
-            if "contrast" in frames:
-                logged["contrast"], logged["contrast_acc"] = frames["contrast"].item(), frames["contrast_acc"].item()
-                loss = loss + args.shape_contrast * frames["contrast"]
+            image_loss, _ = denoising_loss(batch["images"])
+            logged["image_loss"] = image_loss.item()
+            loss = (loss + image_loss) / 2
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
