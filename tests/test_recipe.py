@@ -86,7 +86,7 @@ def test_conditions_built_from_a_compact_batch_are_the_app_layout():
 
     clips = [make_clip(seed, frames=8) for seed in (3, 4)]
     world = World(**{k: np.stack([c[k] for c in clips]) for k in ("frames", "nearness", "masks", "motion")}, captions=["", ""])
-    raw = raw_conditions(world, np.array([1, 0]), np.random.default_rng(0))
+    raw = raw_conditions(world, np.array([1, 0]), [slice(0, 8)] * 2, np.random.default_rng(0))
     assert raw["frames"].dtype == raw["sketch"].dtype == torch.uint8  # compact for the trip from a worker
     conds = build_conditions(raw)
     channels = {"depth": 1, "local_image": 3, "motion": 2, "sketch": 1, "single_sketch": 1, "masked": 4}
@@ -98,6 +98,31 @@ def test_conditions_built_from_a_compact_batch_are_the_app_layout():
     hidden = raw["hidden"].float().transpose(1, 2)  # (B, 1, F, H, W)
     assert torch.equal(conds["masked"][:, 3:], 1 - hidden)  # the keep channel
     assert torch.all(conds["masked"][:, :3][(hidden > 0).expand(-1, 3, -1, -1, -1)] == 0)  # hidden pixels show nothing
+
+
+def test_a_window_of_a_clip_is_a_video_of_its_own():
+    """Training on runs of frames: the window's own first frame is the still image, its motion
+    starts at zero as a video's does, and every condition covers the same frames."""
+    import numpy as np
+
+    from vc_core.train.common import World
+    from vc_core.train.data import make_clip
+    from vc_core.train.denoiser import build_conditions, clip_windows, raw_conditions
+
+    clip = make_clip(5, frames=12)
+    world = World(**{k: clip[k][None] for k in ("frames", "nearness", "masks", "motion")}, captions=[""])
+    rng = np.random.default_rng(1)
+    assert clip_windows(rng, 2, 12, None) == clip_windows(rng, 2, 12, 12) == [slice(0, 12)] * 2
+    windows = clip_windows(rng, 40, 12, 5)
+    assert all(w.stop - w.start == 5 and 0 <= w.start <= 7 for w in windows) and len({w.start for w in windows}) > 4
+    start = next(w.start for w in windows if w.start > 1 and np.abs(clip["motion"][w.start]).sum() > 0)
+    conds = build_conditions(raw_conditions(world, np.array([0]), [slice(start, start + 5)], rng))
+    assert all(v.shape[2] == 5 for v in conds.values())
+    first = torch.from_numpy(clip["frames"][start]).permute(2, 0, 1).float() / 255
+    assert torch.allclose(conds["local_image"][0, :, 0], first)
+    assert not conds["motion"][0, :, 0].any()  # the codec's vector into the window's first frame is dropped
+    assert torch.equal(conds["motion"][0, :, 1:], torch.from_numpy(clip["motion"][start + 1 : start + 5]).float().transpose(0, 1))
+    assert torch.equal(conds["depth"][0, 0], torch.from_numpy(clip["nearness"][start : start + 5]).float() / 255)
 
 
 def test_training_time_adds_up_over_resumed_runs():

@@ -100,17 +100,30 @@ def random_mask(rng: np.random.Generator, object_masks: np.ndarray, size: int) -
     return torch.from_numpy(m).float()[None, None].expand(object_masks.shape[0], 1, size, size)
 
 
-def raw_conditions(world: World, clips: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+def clip_windows(rng: np.random.Generator, batch: int, total: int, frames: int | None) -> list[slice]:
+    """The frames each clip of a batch trains on: all ``total``, or a random run of ``frames``.
+
+    A run of 8 costs the UNet about half a 16-frame clip, so the same minutes give twice the
+    steps; its temporal layers have no positional encoding and take any number of frames.
+    """
+    if frames is None or frames >= total:  # drawn only when asked, so full-clip runs keep their random streams
+        return [slice(0, total)] * batch
+    return [slice(s, s + frames) for s in rng.integers(total - frames + 1, size=batch)]
+
+
+def raw_conditions(world: World, clips: np.ndarray, windows: list[slice], rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """What a batch's conditions are made of, compact (uint8 / float16, (B, F, …)) so that worker
     processes hand it over cheaply: frames, nearness, codec motion, Canny edges, hidden regions."""
-    frames = np.stack([np.asarray(world.frames[c]) for c in clips])  # (B, F, H, W, 3)
+    frames = np.stack([np.asarray(world.frames[c][w]) for c, w in zip(clips, windows)])  # (B, F, H, W, 3)
     size = frames.shape[2]
     edges = [canny_edges(torch.from_numpy(f).movedim(-1, 1).float().div(255)) for f in frames]
-    hidden = [random_mask(rng, np.asarray(world.masks[c]), size) for c in clips]
+    hidden = [random_mask(rng, np.asarray(world.masks[c][w]), size) for c, w in zip(clips, windows)]
+    motion = np.stack([np.asarray(world.motion[c][w]) for c, w in zip(clips, windows)])
+    motion[:, 0] = 0  # a video's first frame has no motion, as at inference (a window's first had)
     return {
         "frames": torch.from_numpy(frames),
-        "nearness": torch.from_numpy(np.stack([np.asarray(world.nearness[c]) for c in clips])),
-        "motion": torch.from_numpy(np.stack([np.asarray(world.motion[c]) for c in clips])),
+        "nearness": torch.from_numpy(np.stack([np.asarray(world.nearness[c][w]) for c, w in zip(clips, windows)])),
+        "motion": torch.from_numpy(motion),
         "sketch": torch.stack(edges).to(torch.uint8),
         "hidden": torch.stack(hidden).half(),
     }
@@ -220,6 +233,7 @@ def main() -> None:
     p.add_argument("--object-weight", type=float, default=8.0, help="extra loss weight on object pixels")
     p.add_argument("--motion-focus", type=float, default=0.4, help="fraction of samples where motion is the only per-frame cue")
     p.add_argument("--text-focus", type=float, default=0.0, help="fraction of samples that keep the text alone")
+    p.add_argument("--frames", type=int, help="train on random runs of this many frames of each clip (default: whole clips)")
     p.add_argument(
         "--image-batch", type=int, default=0,
         help="single frames (text only) trained beside each step's clips; temporal layers skip them",
@@ -288,18 +302,19 @@ def main() -> None:
         """Step ``i``'s data, all of it drawn from a generator seeded by ``i`` (so workers can make it)."""
         rng = np.random.default_rng(args.seed * 7919 + i)
         clips = rng.choice(n, size=args.batch, replace=False)
-        batch: dict = {"x0": torch.from_numpy(np.stack([latents[c] for c in clips]))}
+        windows = clip_windows(rng, args.batch, latents.shape[2], args.frames)
+        batch: dict = {"x0": torch.from_numpy(np.stack([latents[c][:, w] for c, w in zip(clips, windows)]))}
         if args.stage == "t2v":
             text_keep = rng.random(args.batch) >= TEXT_DROPOUT_T2V
         else:
             keep = condition_keep_masks(spec.unet, args.batch, rng, args.motion_focus, args.text_focus)
             text_keep = keep["y"]
             batch["keep"] = {k: torch.from_numpy(v) for k, v in keep.items()}
-            batch["raw"] = raw_conditions(world, clips, rng)
+            batch["raw"] = raw_conditions(world, clips, windows, rng)
             batch["style"] = style_batch(world, clips, rng.integers(world.frames.shape[1], size=args.batch))
         batch["captions"] = [c if k else "" for c, k in zip((world.captions[c] for c in clips), text_keep)]
         batch["t"] = torch.from_numpy(sample_timesteps(rng, args.batch, schedule.num_timesteps, args.high_t_fraction))
-        masks = np.stack([np.asarray(world.masks[c]) for c in clips])
+        masks = np.stack([np.asarray(world.masks[c][w]) for c, w in zip(clips, windows)])
         batch["weights"] = object_weights(masks, batch["x0"].shape[-1], args.object_weight)
         if args.image_batch:
             batch["images"] = image_batch(rng)
