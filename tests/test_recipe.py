@@ -34,8 +34,9 @@ def test_recipe_on_a_few_steps_then_generate(tmp_path):
     common = ["--world", str(world), "--steps", "2", "--minutes", "5"]
     run("vc_core.train.autoencoder", *common, "--out", str(runs / "autoencoder"), "--batch", "2")
     run("vc_core.train.towers", *common, "--out", str(runs / "towers"), "--batch", "4")
-    run("vc_core.train.denoiser", "--stage", "t2v", *common, "--runs", str(runs), "--batch", "2", "--noise-schedule", "linear_sd_zero_snr")
-    compose = ["vc_core.train.denoiser", "--stage", "compose", "--runs", str(runs), "--batch", "2", "--stc-input-size", "64"]
+    run("vc_core.train.denoiser", "--stage", "t2v", *common, "--runs", str(runs), "--batch", "2", "--noise-schedule", "linear_sd_zero_snr",
+        "--frames", "8")  # runs of 8 of the clips' 16 frames, as the recipe trains
+    compose = ["vc_core.train.denoiser", "--stage", "compose", "--runs", str(runs), "--batch", "2", "--frames", "8", "--stc-input-size", "64"]
     run(*compose, *common)
     # resuming a finished stage continues from its checkpoint instead of starting over, with the
     # UNet config it was trained with
