@@ -103,9 +103,9 @@ def random_mask(rng: np.random.Generator, object_masks: np.ndarray, size: int) -
 def clip_windows(rng: np.random.Generator, batch: int, total: int, frames: int | None) -> list[slice]:
     """The frames each clip of a batch trains on: all ``total``, or a random run of ``frames``.
 
-    A run of 8 frames costs a step 0.76–0.82 s instead of a 16-frame clip's 1.30 (2-core CPU), so
-    the same minutes give 1.6–1.7× the steps; the UNet's temporal layers have no positional
-    encoding and take any number of frames.
+    A run of 8 frames costs a step 0.76–0.82 s instead of a 16-frame clip's 1.30 (2-core CPU; 0.99
+    against 1.50 on a slower one), so the same minutes give 1.5–1.7× the steps; the UNet's
+    temporal layers have no positional encoding and take any number of frames.
     """
     if frames is None or frames >= total:  # drawn only when asked, so full-clip runs keep their random streams
         return [slice(0, total)] * batch

@@ -34,7 +34,7 @@ class Stage:
 def stages(runs: Path, world: Path, out: Path) -> list[Stage]:
     common = ("--world", str(world))
     unbounded = ("--steps", "1000000")  # the minutes end these stages, not a step count
-    # runs of 8 frames, not whole 16-frame clips: 1.6–1.7× the steps in the same minutes, and at
+    # runs of 8 frames, not whole 16-frame clips: 1.5–1.7× the steps in the same minutes, and at
     # equal compute a better model on text colour, sketch, depth and consistency, a worse one on
     # the stroke path and the prompted colour inside an inpainting mask (model card)
     eight_frames = ("--frames", "8")
