@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from vc_core.config import ModelSpec
 from vc_core.models.vae import AutoencoderKL
-from vc_core.train.common import World, run_stage, video_tensor, warmup_cosine
+from vc_core.train.common import World, adamw, run_stage, video_tensor, warmup_cosine
 from vc_core.weights import read_checkpoint
 
 KL_WEIGHT = 1e-6
@@ -53,7 +53,7 @@ def main() -> None:
     frozen = [vae.encoder, vae.quant_conv] if args.decoder_only else []
     for module in frozen:
         module.requires_grad_(False).eval()
-    opt = torch.optim.AdamW([q for q in vae.parameters() if q.requires_grad], lr=args.lr, weight_decay=0.0)
+    opt = adamw([q for q in vae.parameters() if q.requires_grad], lr=args.lr, weight_decay=0.0)
     n, f = world.frames.shape[:2]
 
     def step(i: int) -> dict[str, float]:

@@ -6,7 +6,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -20,6 +20,12 @@ UNET_CONFIG_FILE = "unet.json"
 SCHEDULE_FILE = "schedule.json"
 # The training record of a model the runs folder was unpacked from (``unpack``); export keeps it.
 LINEAGE_FILE = "lineage.json"
+
+
+def adamw(params: Iterable, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with the fused kernel: without it a CPU updates the 7.2 M-parameter UNet one tensor
+    at a time, 54 ms a step against 13 ms fused (2-core CPU); same updates to float rounding."""
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
 
 
 def stage_noise_schedule(folder: Path) -> str:

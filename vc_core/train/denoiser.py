@@ -28,7 +28,7 @@ from vc_core.models.transformer import SpatialTransformer, TemporalTransformer
 from vc_core.models.unet import UNet3D
 from vc_core.models.vae import AutoencoderKL
 from vc_core.sampling import NOISE_SCHEDULES, NoiseSchedule
-from vc_core.train.common import SCHEDULE_FILE, UNET_CONFIG_FILE, BatchStream, World, run_stage, stage_noise_schedule, video_tensor, warmup
+from vc_core.train.common import SCHEDULE_FILE, UNET_CONFIG_FILE, BatchStream, World, adamw, run_stage, stage_noise_schedule, video_tensor, warmup
 from vc_core.train.towers import style_batch
 from vc_core.weights import read_checkpoint
 
@@ -298,9 +298,7 @@ def main() -> None:
     clip.model.transformer.train()
     text_params = [p for n, p in clip.model.named_parameters() if not n.startswith("visual")]
     clip.model.visual.requires_grad_(False)
-    opt = torch.optim.AdamW(
-        [{"params": unet.parameters(), "lr": args.lr}, {"params": text_params, "lr": args.text_lr}], weight_decay=0.01
-    )
+    opt = adamw([{"params": unet.parameters(), "lr": args.lr}, {"params": text_params, "lr": args.text_lr}], lr=args.lr, weight_decay=0.01)
     schedule = NoiseSchedule.named(spec.noise_schedule)
     n = len(world)
 

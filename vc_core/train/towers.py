@@ -17,7 +17,7 @@ from PIL import Image
 
 from vc_core.config import ModelSpec
 from vc_core.models.clip import CLIPEncoder, preprocess_style_image
-from vc_core.train.common import World, run_stage, warmup_cosine
+from vc_core.train.common import World, adamw, run_stage, warmup_cosine
 from vc_core.world import SHAPES
 
 _SHAPE_WORD = re.compile(r"\b(" + "|".join(SHAPES) + r")\b")
@@ -58,7 +58,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     clip = CLIPEncoder(ModelSpec.embedded().clip).train()
     model = clip.model
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
+    opt = adamw(model.parameters(), lr=args.lr, weight_decay=0.05)
     n, f = world.frames.shape[:2]
 
     def step(i: int) -> dict[str, float]:
