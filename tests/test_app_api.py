@@ -29,7 +29,7 @@ from tests.app_support import (
 from vc_core import tasks
 from vc_core.config import ModelSpec
 from vc_core.conditions import read_clip, video_frames_tensor, video_tensor_to_uint8
-from vc_core.evaluate.motion import optical_flow
+from vc_core.conditions.optical_flow import optical_flow
 
 
 @pytest.fixture(scope="module")

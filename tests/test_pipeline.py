@@ -7,7 +7,7 @@ import torch
 from tests.tiny import tiny_pipeline
 from vc_core.config import ModelSpec
 from vc_core.models.clip import preprocess_style_image
-from vc_core.pipeline import FIRST_FRAME_SHARE, MODEL_DEFAULTS, GenerationRequest
+from vc_core.pipeline import DRAFT_SHARE, MODEL_DEFAULTS, GenerationRequest
 from vc_core.sampling import GenerationCancelled
 
 
@@ -80,7 +80,7 @@ def test_motion_without_a_first_frame_has_the_model_draw_one_then_animate_it(pip
     base = dict(prompt="a red star", frames=8, steps=steps, seed=3)
     calls = []
     held = pipe.generate(GenerationRequest(**base, conditions={"motion": motion(8, size)}, motion_hold=0.9), progress=lambda i, n: calls.append((i, n)))
-    total = steps + round(steps * FIRST_FRAME_SHARE)
+    total = steps + round(steps * DRAFT_SHARE)
     assert calls == [(i, total) for i in range(1, total + 1)]  # one progress bar over both passes
     assert "first_frame" in held.parameters and "first_frame" in held.timings
     assert held.parameters["conditions"] == {"motion": [1, 2, 8, size, size]}  # what the user gave
@@ -91,6 +91,23 @@ def test_motion_without_a_first_frame_has_the_model_draw_one_then_animate_it(pip
     given = pipe.generate(GenerationRequest(**base, conditions={"motion": motion(8, size), "local_image": image}, motion_hold=0.9))
     assert "first_frame" not in given.parameters
 
+
+
+def test_a_first_frame_without_motion_has_the_model_draft_the_motion_then_carry_the_frame(pipe):
+    steps, image = 5, torch.rand(1, 3, 8, pipe.spec.misc_size, pipe.spec.misc_size)
+    base = dict(prompt="a red star moving left", frames=8, steps=steps, seed=3)
+    calls = []
+    held = pipe.generate(GenerationRequest(**base, conditions={"local_image": image}, motion_hold=0.9), progress=lambda i, n: calls.append((i, n)))
+    total = steps + round(steps * DRAFT_SHARE)
+    assert calls == [(i, total) for i in range(1, total + 1)]  # one progress bar over both passes
+    assert "motion" in held.parameters and "motion" in held.timings and "first_frame" not in held.parameters
+    assert held.parameters["conditions"] == {"local_image": [1, 3, 8, pipe.spec.misc_size, pipe.spec.misc_size]}
+    free = pipe.generate(GenerationRequest(**base, conditions={"local_image": image}, motion_hold=0.0))
+    assert "motion" not in free.parameters and "motion" not in free.timings
+    # a sketch sequence already draws every frame: nothing to draft
+    sketch = torch.rand(1, 1, 8, pipe.spec.misc_size, pipe.spec.misc_size)
+    sketched = pipe.generate(GenerationRequest(**base, conditions={"local_image": image, "sketch": sketch}, motion_hold=0.9))
+    assert "motion" not in sketched.parameters
 
 def test_style_image_and_dpmpp(pipe):
     from PIL import Image

@@ -211,7 +211,8 @@ def settings_controls(ctx: AppContext, tab: str) -> SettingsControls:
             motion_hold = gr.Slider(
                 0, 1, value=ModelSpec.named(first).motion_hold, step=0.05, label="Motion hold",
                 info="With an image and motion: for this share of the sampling the image is held carried along the motion, so "
-                "objects go where the motion says (0: the model alone; set to the model's own when you pick a model)",
+                "objects go where the motion says; given only one of them, a shorter first pass drafts the other (an image "
+                "alone then keeps its objects' shapes). 0: the model alone; set to the model's own when you pick a model",
                 elem_id=f"{tab}-motion-hold",
             )
     shuffle.click(lambda: random.randint(0, SEED_MAX), None, seed, queue=False, api_visibility="private")

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from vc_core.conditions.motion_warp import warp_along_motion
+from vc_core.conditions.optical_flow import motion_from_video
+from vc_core.conditions.transforms import to_model_layout
 from vc_core.config import CONDITION_CHANNELS, MODEL_NAMES, OFFICIAL_NOISE_SCHEDULE, ModelSpec, UNetConfig
 from vc_core.models.clip import CLIPEncoder, load_clip
 from vc_core.models.unet import LoadReport, UNet3D, channels_last_convs, load_unet
@@ -33,8 +35,10 @@ EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "assets" / "embedded"
 MIN_FRAMES, MAX_FRAMES = 8, 32
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-# The first-frame pass (motion without a first frame) takes this share of the request's steps.
-FIRST_FRAME_SHARE = 0.4
+# The draft pass before motion hold (``Pipeline._draft``) takes this share of the request's steps.
+DRAFT_SHARE = 0.4
+# What a draft gives, as named in a result's timings and parameters, and what is done with it.
+DRAFTS = {"local_image": ("first_frame", "animated along the motion"), "motion": ("motion", "the first frame carried along it")}
 
 
 def precision_dtype(precision: str, device: str | torch.device, cuda_auto: str = "fp16") -> torch.dtype:
@@ -229,45 +233,60 @@ class Pipeline:
         """Sample one video. ``progress(step, total)`` is called after every sampling step;
         setting ``cancel`` stops at the next step with ``GenerationCancelled``.
 
-        With motion and a ``motion_hold`` but no first frame, the model first draws one (a
-        shorter pass of the same request without the hold), then animates it along the motion.
+        With a ``motion_hold``, a shorter pass of the same request without the hold first drafts
+        what the hold lacks (``_draft``): the first frame for motion without one, or the motion
+        for a first frame without any; the full pass then animates the first frame along it.
         """
         if not request.prompt.strip() and not request.conditions and request.style_image is None:
             raise ValueError("nothing to generate from: give a prompt or at least one condition")
         request = self.with_model_defaults(request)
         request.validate(self.unet.config.conditions)
-        first_steps = self._first_frame_steps(request)
-        total = first_steps + request.steps
+        drafted, draft_steps = self._draft(request)
+        total = draft_steps + request.steps
         with self._lock, torch.no_grad():
             timings: dict[str, float] = {}
             animated = request
-            if first_steps:
+            if drafted:
                 start = time.perf_counter()
-                latents = self._sample_latents(replace(request, steps=first_steps, motion_hold=0.0), {}, progress, cancel, 0, total)
-                with self._running(self.vae):
-                    first = self.vae.decode_video(latents[:, :, :1].float())  # only frame 0 is used
-                image = _resized(first.add(1).div(2).clamp(0, 1), self.spec.misc_size)
-                animated = replace(request, conditions=request.conditions | {"local_image": image.expand(-1, -1, request.frames, -1, -1)})
-                timings["first_frame"] = time.perf_counter() - start
-            latents = self._sample_latents(animated, timings, progress, cancel, first_steps, total)
+                latents = self._sample_latents(replace(request, steps=draft_steps, motion_hold=0.0), {}, progress, cancel, 0, total)
+                animated = replace(request, conditions=request.conditions | {drafted: self._drafted(drafted, latents, request.frames)})
+                timings[DRAFTS[drafted][0]] = time.perf_counter() - start
+            latents = self._sample_latents(animated, timings, progress, cancel, draft_steps, total)
             clock = time.perf_counter()
             with self._running(self.vae):
                 video = self.vae.decode_video(latents.float())
             timings["vae_decode"] = time.perf_counter() - clock
         frames = _to_frames(video)
         parameters = request.parameters() | {"model": self.name, "precision": str(self.dtype).removeprefix("torch.")}
-        if first_steps:
-            parameters["first_frame"] = f"drawn by the model ({first_steps} steps), then animated along the motion"
+        if drafted:
+            label, use = DRAFTS[drafted]
+            parameters[label] = f"drafted by the model ({draft_steps} steps), then {use}"
         return GenerationResult(frames, timings, parameters)
 
-    def _first_frame_steps(self, request: GenerationRequest) -> int:
-        """Steps of the first-frame pass: only for motion with a hold and nothing that fixes frame
-        0 already (a given image, or a masked video whose visible pixels are kept)."""
-        if not request.motion_hold or "motion" not in request.conditions or "local_image" not in self.unet.config.conditions:
-            return 0
-        if "local_image" in request.conditions or "masked" in request.conditions:
-            return 0
-        return max(1, round(request.steps * FIRST_FRAME_SHARE))
+    def _draft(self, request: GenerationRequest) -> tuple[str | None, int]:
+        """What a first, shorter pass drafts for motion hold, and its steps: ``local_image`` for
+        motion without a first frame; ``motion`` for a first frame without motion — the model's
+        own motion then carries the picture, whose objects so keep their shapes (drawn freely,
+        this small model's objects melt into blobs as they move; model card). Nothing without a
+        hold, or when a masked video or a sketch or depth sequence already fixes the frames."""
+        given = request.conditions
+        if not request.motion_hold or not {"local_image", "motion"} <= set(self.unet.config.conditions):
+            return None, 0
+        steps = max(1, round(request.steps * DRAFT_SHARE))
+        if "masked" in given or ("local_image" in given) == ("motion" in given):
+            return None, 0
+        if "motion" in given:
+            return "local_image", steps
+        return (None, 0) if given.keys() & {"sketch", "depth"} else ("motion", steps)
+
+    def _drafted(self, name: str, latents: torch.Tensor, frames: int) -> torch.Tensor:
+        """The ``name`` condition (1, C, F, H, W) read off a draft's latents."""
+        with self._running(self.vae):
+            if name == "local_image":
+                first = self.vae.decode_video(latents[:, :, :1].float())  # only frame 0 is used
+                return _resized(first.add(1).div(2).clamp(0, 1), self.spec.misc_size).expand(-1, -1, frames, -1, -1)
+            video = self.vae.decode_video(latents.float())
+        return to_model_layout(torch.from_numpy(motion_from_video(_to_frames(video).numpy())))
 
     def _sample_latents(
         self,

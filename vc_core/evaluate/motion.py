@@ -10,18 +10,13 @@ object that is missing or off the path is not left out. ``path_error`` asks wher
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
+from vc_core.conditions.optical_flow import optical_flow
 from vc_core.evaluate.appearance import colour_mask
-
-# the window over which candidate flows compete on how well they explain the next frame
-_CHOICE_WINDOW = 9
-
 
 @dataclass
 class MotionAdherence:
@@ -31,40 +26,6 @@ class MotionAdherence:
 
     def as_dict(self) -> dict:
         return {"epe_px_per_frame": round(self.epe, 3), "requested_px_per_frame": round(self.requested_speed, 3), "points": self.points}
-
-
-def _farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # window ~ one motion block at the frame size, pyramid deep enough for fast objects
-    win = max(9, a.shape[0] // 8 | 1)
-    return cv2.calcOpticalFlowFarneback(np.ascontiguousarray(a), np.ascontiguousarray(b), None, 0.5, 3, win, 5, 5, 1.1, 0)
-
-
-def _colour_residual(a: np.ndarray, b: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Local mean colour difference between frame ``a`` and frame ``b`` warped back by ``flow``."""
-    h, w = flow.shape[:2]
-    x, y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    warped = cv2.remap(b, x + flow[..., 0], y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.blur(np.abs(warped.astype(np.float32) - a.astype(np.float32)).sum(-1), (_CHOICE_WINDOW, _CHOICE_WINDOW))
-
-
-def _pair_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    planes = [(cv2.cvtColor(np.ascontiguousarray(a), cv2.COLOR_RGB2GRAY), cv2.cvtColor(np.ascontiguousarray(b), cv2.COLOR_RGB2GRAY))]
-    planes += [(a[..., c], b[..., c]) for c in range(3)]
-    candidates = np.stack([_farneback(pa, pb) for pa, pb in planes])
-    best = np.stack([_colour_residual(a, b, f) for f in candidates]).argmin(0)
-    return np.take_along_axis(candidates, best[None, ..., None], 0)[0]
-
-
-def optical_flow(frames: np.ndarray) -> np.ndarray:
-    """Flow (F−1, H, W, 2) from frame k−1 to frame k of uint8 RGB frames (F, H, W, 3).
-
-    Farneback sees one channel: on grey alone an object as bright as its background (a blue one
-    on olive) is invisible and reads as standing still. So the flow is computed on grey and on
-    each of R, G, B, and each pixel takes the one whose warp best explains the next frame in
-    colour around it. Frame pairs run on threads (OpenCV's Farneback uses one core and
-    releases the GIL): 0.70 instead of 1.31 s for 16 frames at 256² on 2 cores."""
-    with ThreadPoolExecutor() as pool:
-        return np.stack(list(pool.map(_pair_flow, frames[:-1], frames[1:])))
 
 
 def motion_adherence(
