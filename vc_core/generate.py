@@ -59,7 +59,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--motion-hold", type=float, default=None,
-        help="with an image and motion: hold the image carried along the motion for this share (0-1) of the diffusion time (default: the model's; embedded 0.9, official 0)",
+        help="with an image and motion: hold the image carried along the motion for this share (0-1) of the diffusion time; given only "
+        "one of them, a shorter first pass drafts the other (default: the model's; embedded 0.95, official 0)",
     )
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one video per seed")
     p.add_argument("--model", choices=MODEL_NAMES, default="embedded")

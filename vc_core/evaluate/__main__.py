@@ -124,13 +124,22 @@ class Evaluator:
         return {name: float(np.mean(hits)) for name, hits in found.items()}
 
     def image_to_video(self) -> dict:
-        scores = []
+        """The first frame against the given image (SSIM), and whether the object keeps its shape
+        in the middle and last frames — also, as the ceiling, in the scene's own clip after the
+        model's autoencoder."""
+        scores, kept = [], {"": [], "_autoencoded": []}
+        later = (self.frames // 2, self.frames - 1)
         for i in range(self.scenes):
             scene = eval_scene(300 + i, self.size, self.frames)
-            first = render(scene).frames[0]
-            image = to_model_layout(frames01(first[None]).expand(self.frames, -1, -1, -1))
-            scores.append(ssim(self.generate(caption(scene), i, local_image=image)[0], first))
-        return {"image_to_video_ssim_first_frame": float(np.mean(scores))}
+            clip = render(scene).frames
+            image = to_model_layout(frames01(clip[:1]).expand(self.frames, -1, -1, -1))
+            video = self.generate(caption(scene), i, local_image=image)
+            scores.append(ssim(video[0], clip[0]))
+            for suffix, frames in (("", video), ("_autoencoded", self.pipe.autoencode(torch.from_numpy(clip)).numpy())):
+                kept[suffix] += [colour_and_shape(frames[f])[1] == scene.objects[0].shape for f in later]
+        return {"image_to_video_ssim_first_frame": float(np.mean(scores))} | {
+            f"image_to_video_shape_kept{suffix}": float(np.mean(hits)) for suffix, hits in kept.items()
+        }
 
     def inpainting(self) -> dict:
         """Hide a preset region; the rest must stay; a recoloured object prompt must show inside."""
