@@ -92,7 +92,6 @@ def test_motion_without_a_first_frame_has_the_model_draw_one_then_animate_it(pip
     assert "first_frame" not in given.parameters
 
 
-
 def test_a_first_frame_without_motion_has_the_model_draft_the_motion_then_carry_the_frame(pipe):
     steps, image = 5, torch.rand(1, 3, 8, pipe.spec.misc_size, pipe.spec.misc_size)
     base = dict(prompt="a red star moving left", frames=8, steps=steps, seed=3)
@@ -108,6 +107,7 @@ def test_a_first_frame_without_motion_has_the_model_draft_the_motion_then_carry_
     sketch = torch.rand(1, 1, 8, pipe.spec.misc_size, pipe.spec.misc_size)
     sketched = pipe.generate(GenerationRequest(**base, conditions={"local_image": image, "sketch": sketch}, motion_hold=0.9))
     assert "motion" not in sketched.parameters
+
 
 def test_style_image_and_dpmpp(pipe):
     from PIL import Image

@@ -79,7 +79,8 @@ class GenerationRequest:
     keep_given: bool | None = None
     # With a first frame and motion: for the noisiest ``motion_hold`` of the diffusion time (0–1)
     # the regions the motion moves hold the first frame carried along it, so objects start where
-    # the motion puts them; the model draws everything after and around that.
+    # the motion puts them; the model draws everything after and around that. Given only one of
+    # the two, a shorter first pass drafts the other (``Pipeline._draft``).
     motion_hold: float | None = None
 
     def validate(self, conditions_known: list[str]) -> None:

@@ -18,6 +18,7 @@ import torch
 from vc_core.conditions.optical_flow import optical_flow
 from vc_core.evaluate.appearance import colour_mask
 
+
 @dataclass
 class MotionAdherence:
     epe: float  # mean end-point error, pixels per frame
