@@ -142,7 +142,7 @@ def main() -> None:
         f"the first frame, then animates it): {sum(out.timings.values()):.2f} s, of which the first frame {drawn:.2f} s"
     )
     out = pipe.generate(motion_request(pipe, args.frames, args.steps, "ddim", motion=False))
-    drafted = out.timings.get("motion", 0.0)
+    drafted = out.timings.get("drafted_motion", 0.0)
     print(
         f"a first frame without motion, DDIM {args.steps} (motion hold {out.parameters['motion_hold']}: the model drafts "
         f"the motion, then carries the frame along it): {sum(out.timings.values()):.2f} s, of which the draft {drafted:.2f} s"

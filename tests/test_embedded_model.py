@@ -182,6 +182,6 @@ def test_an_animated_picture_keeps_its_object_shape(pipe):
     assert obj.shape == "heart"
     image = to_model_layout(torch.from_numpy(render(scene).frames[:1]).permute(0, 3, 1, 2).float().div(255).expand(frames, -1, -1, -1))
     result = pipe.generate(GenerationRequest(caption(scene), {"local_image": image}, frames=frames, steps=25, seed=204))
-    assert "motion" in result.parameters  # drafted
+    assert "drafted_motion" in result.parameters
     video = result.video.numpy()
     assert [colour_and_shape(video[f]) for f in (frames // 2, frames - 1)] == [(obj.colour, "heart")] * 2

@@ -99,14 +99,14 @@ def test_a_first_frame_without_motion_has_the_model_draft_the_motion_then_carry_
     held = pipe.generate(GenerationRequest(**base, conditions={"local_image": image}, motion_hold=0.9), progress=lambda i, n: calls.append((i, n)))
     total = steps + round(steps * DRAFT_SHARE)
     assert calls == [(i, total) for i in range(1, total + 1)]  # one progress bar over both passes
-    assert "motion" in held.parameters and "motion" in held.timings and "first_frame" not in held.parameters
+    assert "drafted_motion" in held.parameters and "drafted_motion" in held.timings and "first_frame" not in held.parameters
     assert held.parameters["conditions"] == {"local_image": [1, 3, 8, pipe.spec.misc_size, pipe.spec.misc_size]}
     free = pipe.generate(GenerationRequest(**base, conditions={"local_image": image}, motion_hold=0.0))
-    assert "motion" not in free.parameters and "motion" not in free.timings
+    assert "drafted_motion" not in free.parameters and "drafted_motion" not in free.timings
     # a sketch sequence already draws every frame: nothing to draft
     sketch = torch.rand(1, 1, 8, pipe.spec.misc_size, pipe.spec.misc_size)
     sketched = pipe.generate(GenerationRequest(**base, conditions={"local_image": image, "sketch": sketch}, motion_hold=0.9))
-    assert "motion" not in sketched.parameters
+    assert "drafted_motion" not in sketched.parameters
 
 
 def test_style_image_and_dpmpp(pipe):

@@ -38,7 +38,7 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # The draft pass before motion hold (``Pipeline._draft``) takes this share of the request's steps.
 DRAFT_SHARE = 0.4
 # What a draft gives, as named in a result's timings and parameters, and what is done with it.
-DRAFTS = {"local_image": ("first_frame", "animated along the motion"), "motion": ("motion", "the first frame carried along it")}
+DRAFTS = {"local_image": ("first_frame", "animated along the motion"), "motion": ("drafted_motion", "the first frame carried along it")}
 
 
 def precision_dtype(precision: str, device: str | torch.device, cuda_auto: str = "fp16") -> torch.dtype:
@@ -114,6 +114,8 @@ class GenerationResult:
     video: torch.Tensor  # (F, H, W, 3) uint8
     timings: dict[str, float]
     parameters: dict
+    # conditions a draft pass made for motion hold (``Pipeline._draft``), as the request's are
+    drafted: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -246,11 +248,12 @@ class Pipeline:
         total = draft_steps + request.steps
         with self._lock, torch.no_grad():
             timings: dict[str, float] = {}
-            animated = request
+            animated, made = request, {}
             if drafted:
                 start = time.perf_counter()
                 latents = self._sample_latents(replace(request, steps=draft_steps, motion_hold=0.0), {}, progress, cancel, 0, total)
-                animated = replace(request, conditions=request.conditions | {drafted: self._drafted(drafted, latents, request.frames)})
+                made = {drafted: self._drafted(drafted, latents, request.frames)}
+                animated = replace(request, conditions=request.conditions | made)
                 timings[DRAFTS[drafted][0]] = time.perf_counter() - start
             latents = self._sample_latents(animated, timings, progress, cancel, draft_steps, total)
             clock = time.perf_counter()
@@ -262,7 +265,7 @@ class Pipeline:
         if drafted:
             label, use = DRAFTS[drafted]
             parameters[label] = f"drafted by the model ({draft_steps} steps), then {use}"
-        return GenerationResult(frames, timings, parameters)
+        return GenerationResult(frames, timings, parameters, made)
 
     def _draft(self, request: GenerationRequest) -> tuple[str | None, int]:
         """What a first, shorter pass drafts for motion hold, and its steps: ``local_image`` for

@@ -613,7 +613,19 @@ def generate(
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
         "motion_adherence": adherence,
     }
-    return Outcome(video, parameters, adherence, prepared.previews)
+    return Outcome(video, parameters, adherence, prepared.previews | _draft_previews(result.drafted, video))
+
+
+def _draft_previews(drafted: dict[str, torch.Tensor], video: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """Previews of what motion hold's draft pass made, so the result shows all the model was given."""
+    previews = {}
+    if "local_image" in drafted:
+        first = drafted["local_image"][0, :, :1].transpose(0, 1)  # (1, 3, H, W) in [0, 1]
+        previews["first frame drawn by the model (a shorter first pass), then animated along the motion"] = _as_frames(first)
+    if "motion" in drafted:
+        maps = drafted["motion"][0].transpose(0, 1).numpy()  # (F, 2, H, W) at the video size
+        previews["motion drafted by the model (a shorter first pass); your image was carried along it"] = motion_arrows_preview(video, maps)
+    return previews
 
 
 def save_outcome(outcome: Outcome, folder: str | Path, stem: str = "result") -> SavedOutcome:
