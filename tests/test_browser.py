@@ -69,15 +69,30 @@ def fast_settings(page, tab: str) -> None:
 def generate_and_wait_until_playing(page, tab: str) -> None:
     """Click Generate; wait until the result plays (it has FRAMES frames at 8 fps)."""
     page.locator(f"#{tab}-generate").click()
-    page.wait_for_function(
-        """([tab, seconds]) => {
-            const video = document.querySelector(`#${tab}-result video`);
-            return video && video.readyState >= 2 && !video.paused && video.currentTime > 0 && !video.error
-                && Math.abs(video.duration - seconds) < 0.2;
-        }""",
-        arg=[tab, FRAMES / 8],
-        timeout=GENERATION_TIMEOUT_MS,
-    )
+    try:
+        page.wait_for_function(
+            """([tab, seconds]) => {
+                const video = document.querySelector(`#${tab}-result video`);
+                return video && video.readyState >= 2 && !video.paused && video.currentTime > 0 && !video.error
+                    && Math.abs(video.duration - seconds) < 0.2;
+            }""",
+            arg=[tab, FRAMES / 8],
+            timeout=GENERATION_TIMEOUT_MS,
+        )
+    except sync_api.TimeoutError:
+        # Say what the page showed, so that a rare failure can be told apart from a slow run.
+        state = page.evaluate(
+            """(tab) => {
+                const video = document.querySelector(`#${tab}-result video`);
+                const shown = video && {src: video.currentSrc, readyState: video.readyState, paused: video.paused,
+                    ended: video.ended, currentTime: video.currentTime, duration: video.duration,
+                    error: video.error && video.error.message};
+                const toasts = [...document.querySelectorAll("[data-testid=toast-body]")].map(t => t.innerText);
+                return {video: shown, toasts};
+            }""",
+            tab,
+        )
+        raise AssertionError(f"the {tab} result did not play within {GENERATION_TIMEOUT_MS / 1000:.0f} s: {state}") from None
 
 
 def drag(page, canvas, start: tuple[float, float], end: tuple[float, float], steps: int = 20) -> None:
