@@ -130,7 +130,6 @@ def test_motion_hold_shows_what_it_holds_with_the_results(pipe, tools):
     assert not any(c.startswith("motion hold") for c in free.previews)
 
 
-
 def test_what_a_draft_pass_made_is_shown_with_the_results(pipe, tools):
     """Motion hold's draft pass is visible: the motion drafted for a picture given alone, the first
     frame drawn for motion given alone; nothing drafted without a hold."""
@@ -144,6 +143,7 @@ def test_what_a_draft_pass_made_is_shown_with_the_results(pipe, tools):
     free = tasks.Settings(frames=8, steps=2, seed=3, motion_hold=0.0)
     plain = tasks.generate(pipe, tasks.compose_request(pipe, tools, "a red star moving left", free, image=example("first_frame.png")))
     assert not any("drafted" in c or "drawn by the model" in c for c in plain.previews)
+
 
 @pytest.mark.parametrize(
     "value, message",
