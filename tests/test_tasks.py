@@ -70,6 +70,16 @@ def test_unused_video_and_empty_sketch_are_warned_about(pipe, tools):
     assert not p.request.conditions and len(p.warnings) == 2
 
 
+def test_prompts_the_embedded_model_cannot_read_are_noted_not_refused(pipe, tools, monkeypatch):
+    prompt = "a red cat over a blue background"
+    assert tasks.compose_request(pipe, tools, prompt, SETTINGS).warnings == []  # a model that reads English
+    monkeypatch.setattr(pipe.spec, "world_vocabulary", True)
+    p = tasks.compose_request(pipe, tools, prompt, SETTINGS)
+    assert p.request.prompt == prompt and len(p.warnings) == 2
+    assert "cat" in p.warnings[0] and "blue only as an object colour" in p.warnings[1]
+    assert tasks.compose_request(pipe, tools, "a red star over a plain navy background", SETTINGS).warnings == []
+
+
 def test_inpaint_painted_mask_and_presets(pipe, tools):
     size = pipe.spec.misc_size
     painted = tasks.inpaint_request(pipe, tools, "x", SETTINGS, video=example("moving_object.mp4"), mask_layers=[example("mask.png")])

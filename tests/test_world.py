@@ -6,6 +6,7 @@ from vc_core.conditions.motion_vectors import extract_motion_maps
 from vc_core.evaluate.appearance import colour_and_shape
 from vc_core.world import COLOURS, SHAPES, caption, render, sample_scene
 from vc_core.world.scene import direction_words
+from vc_core.world.vocabulary import CAPTION_WORDS, prompt_notes, words
 
 
 def test_same_seed_same_clip_other_seed_other_clip():
@@ -55,3 +56,27 @@ def test_codec_motion_follows_a_rightward_object():
     on_object = np.abs(maps[1:]).sum(1) > 0
     assert (maps[1:, 0][on_object] > 0).mean() > 0.8
     assert abs(np.median(maps[1:, 0][on_object]) - step[0, 0]) < 1.0
+
+
+def test_the_vocabulary_is_exactly_the_words_captions_use():
+    used = {w for seed in range(3000) for w in words(caption(sample_scene(np.random.default_rng(seed))))}
+    assert used == CAPTION_WORDS  # no caption word the notes would call unknown, no listed word never used
+
+
+@pytest.mark.parametrize(
+    "prompt, named",
+    [
+        ("a fluffy cat walking on the beach", ["fluffy, cat, walking, on, beach"]),
+        ("a red star moving right over a blue background", ["blue only as an object colour"]),
+        ("a navy star and a teal circle over a plain gray background", ["navy, teal only as background colours"]),
+        ("two red stars", ["two, stars"]),
+    ],
+)
+def test_prompt_notes_name_what_the_embedded_model_cannot_read(prompt, named):
+    notes = prompt_notes(prompt)
+    assert len(notes) == len(named) and all(n in note for n, note in zip(named, notes))
+
+
+def test_world_captions_get_no_notes():
+    for seed in range(200):
+        assert prompt_notes(caption(sample_scene(np.random.default_rng(seed)))) == []

@@ -104,8 +104,7 @@ class AppContext:
             pipe = self.pipeline(model)
             progress(0, desc="Preparing the conditions")
             prepared = build(pipe)
-            for warning in prepared.warnings:
-                gr.Warning(warning)
+            show_warnings(prepared.warnings)
 
             def step(done: int, total: int) -> None:
                 progress((done, total), desc="Sampling", unit="steps")
@@ -138,6 +137,12 @@ def user_errors() -> Iterator[None]:
     except Exception as exc:
         log.exception("generation failed")
         raise gr.Error(f"The generation failed unexpectedly ({type(exc).__name__}); the error was logged.") from exc
+
+
+def show_warnings(warnings: list[str]) -> None:
+    """Each as a toast, up long enough to read (the embedded model's vocabulary note is long)."""
+    for warning in warnings:
+        gr.Warning(warning, duration=max(10, len(warning) // 15))
 
 
 def editor_picture(value: dict | None) -> np.ndarray | None:

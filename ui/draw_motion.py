@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ui.canvas import CANVAS_SIZE, background_update, motion_canvas
-from ui.common import AppContext, motion_hold_setting, output_panel, settings, settings_controls, user_errors
+from ui.common import AppContext, motion_hold_setting, output_panel, settings, settings_controls, show_warnings, user_errors
 from ui.examples import example_path, example_prompt
 from vc_core import tasks
 from vc_core.video_io import request_dir, write_gif
@@ -16,7 +16,7 @@ NO_PRESET = "none (use my strokes)"
 def build(ctx: AppContext) -> None:
     with gr.Row():
         with gr.Column():
-            prompt = gr.Textbox(label="Prompt", lines=2, placeholder="a red star moving along the path")
+            prompt = gr.Textbox(label="Prompt", lines=2, placeholder="a red star over a plain navy background (the strokes say how it moves)")
             image = gr.Image(
                 type="filepath", label="Picture to animate (optional; blank canvas without)", height=200, elem_id="draw_motion-image"
             )
@@ -44,8 +44,7 @@ def build(ctx: AppContext) -> None:
                 ctx.pipeline(model), int(frames), image, drawing, None if preset == NO_PRESET else preset,
                 motion_hold=motion_hold_setting(motion_hold),
             )
-            for warning in warnings:
-                gr.Warning(warning)
+            show_warnings(warnings)
             yield str(write_gif(frames_, folder / "motion.gif"))
 
     preview_button.click(
@@ -81,7 +80,7 @@ def build(ctx: AppContext) -> None:
     gr.Examples(
         [
             [example_prompt("first_frame.png").replace("standing still", "moving right"), example_path("first_frame.png"), "pan_left"],
-            ["a red circle moving in a circle over a gray background", None, "circle"],
+            ["a red circle over a plain gray background", None, "circle"],
         ],
         [prompt, image, preset],
         cache_examples=False,

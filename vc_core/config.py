@@ -143,6 +143,9 @@ class ModelSpec:
     # What precision 'auto' means on CUDA: fp16 autocast, as the official sampler (its UNet ran
     # 2.4× faster than in fp32 on an H200, benchmarks/RESULTS.md).
     cuda_precision: str = "fp16"
+    # Its text tower learned only the synthetic world's captions: a prompt gets notes on the words
+    # it cannot read (vc_core.world.vocabulary); the official model reads English.
+    world_vocabulary: bool = False
 
     @classmethod
     def named(cls, name: str) -> "ModelSpec":
@@ -197,4 +200,5 @@ class ModelSpec:
             motion_hold=0.95,
             # its kernels are too small for fp16 to pay for the casts: 1.04 s vs 0.74 s per video on an H200
             cuda_precision="fp32",
+            world_vocabulary=True,
         )

@@ -91,6 +91,7 @@ from vc_core.pipeline import (
 )
 from vc_core.video_io import write_gif, write_mp4
 from vc_core.weights import WeightError, find_official_files
+from vc_core.world.vocabulary import prompt_notes
 
 MASK_PRESETS: dict[str, Callable[[int, int], np.ndarray]] = {  # name → (size, seed) → (size, size) bool
     "centre box": lambda size, seed: rectangle_mask((0.25, 0.25, 0.75, 0.75), size),
@@ -275,7 +276,7 @@ class _Builder:
         self.settings = settings
         self.conditions: dict[str, torch.Tensor] = {}
         self.previews: dict[str, list[np.ndarray]] = {}
-        self.warnings: list[str] = []
+        self.warnings: list[str] = prompt_notes(self.prompt) if self.spec.world_vocabulary else []
         self.paste_back: tuple[np.ndarray, np.ndarray] | None = None
         self.info: dict[str, Any] = {"task": task, "inputs": {}, "condition_sources": {}}
         self.style: torch.Tensor | None = None
