@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vc_core.conditions.strokes import BLOCK  # one vector per macroblock, at its centre (codec and strokes alike)
 
-BLOCK = 16  # pixels per motion vector, at the motion maps' own resolution (codec macroblocks)
 # Splitting object from background needs background outside the moved region to learn from (a
 # pan moves nearly all of the picture), and a split that keeps fewer pixels found no object.
 _MAX_REGION, _MIN_OBJECT = 0.9, 16
