@@ -19,6 +19,7 @@ from vc_core.pipeline import MAX_FRAMES, MIN_FRAMES, Pipeline
 from vc_core.sampling import GenerationCancelled
 from vc_core.video_io import request_dir
 from vc_core.weights import WeightError
+from vc_core.world.vocabulary import EXAMPLE
 
 log = logging.getLogger(__name__)
 Loader = Callable[[str, str | None], Pipeline]
@@ -137,6 +138,14 @@ def user_errors() -> Iterator[None]:
     except Exception as exc:
         log.exception("generation failed")
         raise gr.Error(f"The generation failed unexpectedly ({type(exc).__name__}); the error was logged.") from exc
+
+
+def prompt_box(placeholder: str) -> gr.Textbox:
+    """The prompt, saying what the embedded model can read (it notes other words when generating)."""
+    return gr.Textbox(
+        label="Prompt", lines=2, placeholder=placeholder,
+        info=f"The embedded model reads only its synthetic world's words, e.g. '{EXAMPLE}'; other words get a note.",
+    )
 
 
 def show_warnings(warnings: list[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui.common import AppContext, editor_picture, output_panel, settings, settings_controls
+from ui.common import AppContext, editor_picture, output_panel, prompt_box, settings, settings_controls
 from ui.examples import example_path, example_prompt
 from vc_core import tasks
 
@@ -13,7 +13,7 @@ def build(ctx: AppContext) -> None:
     depth_reason = ctx.tools.depth_unavailable()
     with gr.Row():
         with gr.Column():
-            prompt = gr.Textbox(label="Prompt", lines=2, placeholder="a red star moving right over a striped background")
+            prompt = prompt_box("a red star moving right over a striped background")
             with gr.Row():
                 image = gr.Image(type="filepath", label="First frame (optional)", height=200)
                 style = gr.Image(type="filepath", label="Style image (optional)", height=200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ui.canvas import CANVAS_SIZE, background_update, motion_canvas
-from ui.common import AppContext, motion_hold_setting, output_panel, settings, settings_controls, show_warnings, user_errors
+from ui.common import AppContext, motion_hold_setting, output_panel, prompt_box, settings, settings_controls, show_warnings, user_errors
 from ui.examples import example_path, example_prompt
 from vc_core import tasks
 from vc_core.video_io import request_dir, write_gif
@@ -16,7 +16,7 @@ NO_PRESET = "none (use my strokes)"
 def build(ctx: AppContext) -> None:
     with gr.Row():
         with gr.Column():
-            prompt = gr.Textbox(label="Prompt", lines=2, placeholder="a red star over a plain navy background (the strokes say how it moves)")
+            prompt = prompt_box("a red star over a plain navy background (the strokes say how it moves)")
             image = gr.Image(
                 type="filepath", label="Picture to animate (optional; blank canvas without)", height=200, elem_id="draw_motion-image"
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui.common import AppContext, editor_layers, output_panel, settings, settings_controls, user_errors
+from ui.common import AppContext, editor_layers, output_panel, prompt_box, settings, settings_controls, user_errors
 from ui.examples import example_path, example_prompt
 from vc_core import tasks
 
@@ -15,7 +15,7 @@ def build(ctx: AppContext) -> None:
     depth_reason = ctx.tools.depth_unavailable()
     with gr.Row():
         with gr.Column():
-            prompt = gr.Textbox(label="Prompt", lines=2, placeholder="what the regenerated area should show")
+            prompt = prompt_box("what the regenerated area should show")
             video = gr.Video(label="Video to inpaint", sources=["upload"], include_audio=True, height=220)
             start = gr.Number(value=0, minimum=0, label="Start at (seconds)")
             mask = gr.ImageEditor(

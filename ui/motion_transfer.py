@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui.common import AppContext, output_panel, settings, settings_controls
+from ui.common import AppContext, output_panel, prompt_box, settings, settings_controls
 from ui.examples import example_path, example_prompt
 from vc_core import tasks
 
@@ -11,7 +11,7 @@ from vc_core import tasks
 def build(ctx: AppContext) -> None:
     with gr.Row():
         with gr.Column():
-            prompt = gr.Textbox(label="Prompt", lines=2)
+            prompt = prompt_box("what the video shows (the reference clip gives the motion)")
             video = gr.Video(label="Reference video (its motion)", sources=["upload"], include_audio=True, height=220)
             start = gr.Number(value=0, minimum=0, label="Start at (seconds)")
             with gr.Row():
