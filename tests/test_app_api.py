@@ -168,7 +168,9 @@ def test_cancel_stops_a_running_generation_and_cleans_up():
         ctx.cancels.cancel("session-1")
 
     def prepare(p):
-        return tasks.draw_motion_request(p, ctx.tools, "x", tasks.Settings(frames=8, steps=50), preset="pan_left")
+        # a prompt in the embedded model's words: a note would be a toast with no page to show it
+        prompt = "a red star over a plain navy background"
+        return tasks.draw_motion_request(p, ctx.tools, prompt, tasks.Settings(frames=8, steps=50), preset="pan_left")
 
     before = request_dirs()
     with pytest.raises(gr.Error, match="cancelled"):
