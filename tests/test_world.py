@@ -70,6 +70,7 @@ def test_the_vocabulary_is_exactly_the_words_captions_use():
         ("a red star moving right over a blue background", ["blue only as an object colour"]),
         ("a navy star and a teal circle over a plain gray background", ["navy, teal only as background colours"]),
         ("two red stars", ["two, stars"]),
+        ("une étoile rouge", ["une, étoile, rouge"]),
     ],
 )
 def test_prompt_notes_name_what_the_embedded_model_cannot_read(prompt, named):

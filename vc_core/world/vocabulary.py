@@ -23,8 +23,8 @@ _SPLIT = re.compile(r"\bover\b")
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words, in order (digits and punctuation split words and are dropped)."""
-    return re.findall(r"[a-z]+", text.lower())
+    """Lower-case words (letters of any script), in order; digits and punctuation split them."""
+    return re.findall(r"[^\W\d_]+", text.lower())
 
 
 def prompt_notes(prompt: str) -> list[str]:
