@@ -8,6 +8,7 @@ words it knows beats a silent, random-looking result.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from vc_core.world.scene import BACKGROUND_COLOURS, COLOURS, SHAPES, article
 
@@ -19,7 +20,6 @@ TEMPLATE_WORDS = frozenset(
 )
 CAPTION_WORDS = TEMPLATE_WORDS | set(COLOURS) | set(BACKGROUND_COLOURS) | set(SHAPES)
 EXAMPLE = "a red star moving right over a striped navy and teal background"
-_SPLIT = re.compile(r"\bover\b")
 
 
 def words(text: str) -> list[str]:
@@ -29,7 +29,8 @@ def words(text: str) -> list[str]:
 
 def prompt_notes(prompt: str) -> list[str]:
     """What in ``prompt`` the embedded model cannot read as asked; empty when it can all be."""
-    unknown = list(dict.fromkeys(w for w in words(prompt) if w not in CAPTION_WORDS))
+    said = words(prompt)
+    unknown = _distinct(w for w in said if w not in CAPTION_WORDS)
     notes = []
     if unknown:
         notes.append(
@@ -38,10 +39,10 @@ def prompt_notes(prompt: str) -> list[str]:
             f"{', '.join(BACKGROUND_COLOURS)}. Backgrounds: plain, noisy, striped, gradient, or ground under a sky. "
             f"Motions: moving left/right/up/down, standing still, bouncing around, growing, shrinking. E.g. '{EXAMPLE}'."
         )
-    parts = _SPLIT.split(prompt.lower(), maxsplit=1)
-    objects, background = words(parts[0]), words(parts[1]) if len(parts) > 1 else []
-    misplaced_background = list(dict.fromkeys(w for w in objects if w in BACKGROUND_COLOURS))
-    misplaced_object = list(dict.fromkeys(w for w in background if w in COLOURS))
+    # captions name the objects, then 'over', then the background
+    cut = said.index("over") if "over" in said else len(said)
+    misplaced_background = _distinct(w for w in said[:cut] if w in BACKGROUND_COLOURS)
+    misplaced_object = _distinct(w for w in said[cut + 1 :] if w in COLOURS)
     if misplaced_background:
         notes.append(
             f"The embedded model knows {_only_as(misplaced_background, 'background colour')}: its objects come in "
@@ -58,3 +59,7 @@ def prompt_notes(prompt: str) -> list[str]:
 def _only_as(names: list[str], role: str) -> str:
     """'navy only as a background colour', 'navy, teal only as background colours'."""
     return f"{', '.join(names)} only as " + (f"{article(role)} {role}" if len(names) == 1 else f"{role}s")
+
+
+def _distinct(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(names))
